@@ -1,0 +1,4 @@
+from zhner.cli import app
+
+if __name__ == "__main__":
+    app()

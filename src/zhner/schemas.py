@@ -1,0 +1,99 @@
+"""Shared record types of the data flow: article → segment → task (with spans).
+
+Every file a user hands in is validated against these models on entry; offsets are
+Python code points into the text they belong to (the same unit spaCy's `char_span`
+and Doccano's export use).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LABELS: tuple[str, ...] = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Article(Record):
+    """One cleaned news article (a line of corpus/articles.jsonl)."""
+
+    id: str = Field(description="content hash of the clean body: stable across runs")
+    title: str | None = None
+    date: str | None = Field(None, description="publication time as ISO 8601, when the header has one")
+    source: str | None = Field(None, description="publisher named in the header (来源)")
+    body: str = Field(description="clean text; paragraphs separated by one newline")
+    original: str | None = Field(
+        None, description="body before pinyin glosses were removed and script converted, when either happened"
+    )
+    script: Literal["simplified", "traditional"] = "simplified"
+    encoding: str = Field(description="encoding the input file was decoded with")
+    file: str = Field(description="input file name")
+    sha256: str = Field(description="sha256 of the input file's bytes")
+
+
+class Segment(Record):
+    """The unit annotators see: one paragraph, or a sentence-aligned part of a long one."""
+
+    id: str = Field(description="'<article id>-<paragraph:03d>-<part:02d>': stable while the article is")
+    article_id: str
+    paragraph: int = Field(ge=0)
+    part: int = Field(0, ge=0)
+    start: int = Field(ge=0, description="offset of the text in the article body")
+    end: int = Field(ge=0)
+    text: str
+
+    @model_validator(mode="after")
+    def _offsets_match_text(self) -> "Segment":
+        if self.end - self.start != len(self.text):
+            raise ValueError(f"end - start = {self.end - self.start} but the text has {len(self.text)} characters")
+        return self
+
+
+class Span(Record):
+    """An entity span over a segment's text; `source` says who proposed it."""
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str
+    source: str | None = Field(None, description="'model', 'pattern', 'gold', or an annotator name")
+    score: float | None = None
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> "Span":
+        if self.start >= self.end:
+            raise ValueError(f"span start {self.start} is not before its end {self.end}")
+        return self
+
+    def as_triple(self) -> tuple[int, int, str]:
+        return (self.start, self.end, self.label)
+
+
+class TaskMeta(Record):
+    """What travels with a task through Doccano and back (Doccano keeps extra keys)."""
+
+    segment_id: str
+    article_id: str
+    text_sha1: str = Field(description="sha1 of the text as pushed: a pull refuses spans over changed text")
+    model: str | None = None
+    model_version: str | None = None
+    spans: list[Span] = Field(default_factory=list, description="the pre-annotations with source and score")
+
+
+class Task(Record):
+    """A Doccano sequence-labelling record: `{"text", "label": [[s, e, L], ...], "meta": {...}}`."""
+
+    text: str
+    label: list[tuple[int, int, str]] = Field(default_factory=list)
+    meta: TaskMeta
+
+    @model_validator(mode="after")
+    def _spans_in_text(self) -> "Task":
+        n = len(self.text)
+        for start, end, label in self.label:
+            if not 0 <= start < end <= n:
+                raise ValueError(f"span [{start}, {end}, {label!r}] is outside the text (length {n})")
+        return self
