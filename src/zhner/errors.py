@@ -30,6 +30,12 @@ class Errors:
     E105 = "{path}: no article body left after removing boilerplate"
     E106 = "{path}: no input files found"
     E107 = "{path}: file is {size} bytes, above the limit of {limit} bytes (raise ingest.max_file_bytes in the config)"
+    E201 = "cannot download {package} from the package index: {reason}"
+    E202 = "{path}: corrupt download ({reason})"
+    E203 = "{path}:{line}: not a PKU-tagged corpus line ({reason})"
+    E204 = "pkuseg training failed ({reason}); log in {path}"
+    E205 = "{model}: cannot load the spaCy pipeline ({reason})"
+    E206 = "{path}: {reason}"
 
 
 def fail(code: str, **fields: object) -> ZhnerError:

@@ -1,0 +1,1 @@
+"""Building zhner's own Chinese news pipeline: corpus → pkuseg segmenter → silver NER → zh_news_base."""
