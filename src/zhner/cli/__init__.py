@@ -1,5 +1,6 @@
 """Command-line interface; importing the command modules registers them on the app."""
 
 from zhner.cli._app import app, doccano_app
+from zhner.cli import ingest  # noqa: F401  (registers `zhner ingest`)
 
 __all__ = ["app", "doccano_app"]
