@@ -81,6 +81,8 @@ class TaskMeta(Record):
     model: str | None = None
     model_version: str | None = None
     spans: list[Span] = Field(default_factory=list, description="the pre-annotations with source and score")
+    annotator: str | None = Field(None, description="Doccano user whose corrections `label` holds (set by pull)")
+    doccano_id: int | None = Field(None, description="the Doccano example id (set by pull)")
 
 
 class Task(Record):
