@@ -54,6 +54,16 @@ class Errors:
     E316 = "Doccano project {name!r} is in {actual} mode, not {wanted}; pass the matching option or use another project name"
     E317 = "annotators cannot be given pre-annotations on {url}: individual mode needs the local server (zhner doccano serve) or use --collaborative"
     E318 = "{path}: {reason}"
+    E402 = "{path}: not a spaCy DocBin ({reason})"
+    E403 = "{path}: no documents to evaluate"
+    E404 = "--max-drop must be 0 or more, got {value}"
+    E410 = "{path}:{line}: {reason}"
+    E411 = "{path}:{line}: article {article_id!r} is not in {splits}; run `zhner ingest` on its article or add it there"
+    E412 = "{path}: not a split file ({reason})"
+    E413 = "--misaligned retokenize needs a pkuseg segmenter, but pipeline {model} segments with {segmenter!r}"
+    E414 = "{paths}: no records to convert"
+    E420 = "{path}: {n} training documents; train-curve needs at least {need} (one per step)"
+    E421 = "spaCy training on {percent}% of the documents failed: {reason}"
 
 
 def fail(code: str, **fields: object) -> ZhnerError:
