@@ -62,6 +62,7 @@ class Errors:
     E412 = "{path}: not a split file ({reason})"
     E413 = "--misaligned retokenize needs a pkuseg segmenter, but pipeline {model} segments with {segmenter!r}"
     E414 = "{paths}: no records to convert"
+    E415 = "--misaligned {value!r}: choose one of {choices}"
     E420 = "{path}: {n} training documents; train-curve needs at least {need} (one per step)"
     E421 = "spaCy training on {percent}% of the documents failed: {reason}"
 
