@@ -1,0 +1,424 @@
+"""The pattern layer: rule-based ORG, GPE, LOC, DATE and QUANTITY spans for Chinese news.
+
+All patterns are data under `configs/patterns/`:
+- `regex.yml`: DATE and QUANTITY regular expressions built from named fragments and word lists;
+- `lexicon.yml`: word lists (organisation names, prefixes, fields, suffixes, locations, stop words);
+- `gazetteer.yml`: how the administrative divisions of the installed `cpca` package become
+  place names and short forms (拉萨市 → 拉萨);
+- `grammar.yml`: regular expressions over one symbol per lexicon word that compose
+  西藏自治区 + 党委 into one ORG.
+
+`match_patterns(text)` returns non-overlapping character spans (longest first, then leftmost);
+the spaCy component `zhner_patterns` aligns them to tokens (splitting tokens where needed),
+stores them in `doc.spans["zhner_patterns"]` and merges them into `doc.ents`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+from pydantic import Field, ValidationError, field_validator
+from spacy.language import Language
+from spacy.tokens import Doc, Span as SpacySpan
+from spacy.util import filter_spans
+
+from zhner.config import Strict, config_path, load_yaml
+from zhner.errors import fail
+from zhner.schemas import LABELS, Span
+
+SPANS_KEY = "zhner_patterns"
+SOURCE = "pattern"
+FILES = ("regex.yml", "lexicon.yml", "gazetteer.yml", "grammar.yml")
+
+# One symbol per lexicon list; grammar.yml is written with these letters (see its header).
+KIND_SYMBOLS: dict[str, str] = {
+    "never": "!",
+    "org": "N",
+    "loc": "L",
+    "gpe": "P",
+    "org_suffix_strong": "T",
+    "org_suffix": "S",
+    "facility": "F",
+    "org_domain": "D",
+    "org_prefix": "X",
+    "village": "V",
+    "block": "Z",
+}
+UNKNOWN = "C"
+_CONTINUATION = {sym: chr(0x61 + i) for i, sym in enumerate("!NLPTSFDXVZ")}  # lower-case tails
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration files, validated on load
+# ---------------------------------------------------------------------------------------------
+
+
+class Rule(Strict):
+    name: str
+    label: str
+    score: float = Field(ge=0, le=1)
+    pattern: str
+
+    @field_validator("label")
+    @classmethod
+    def _known_label(cls, label: str) -> str:
+        if label not in LABELS:
+            raise ValueError(f"unknown label {label!r} (known: {', '.join(LABELS)})")
+        return label
+
+
+class RegexFile(Strict):
+    lists: dict[str, list[str]] = Field(default_factory=dict)
+    fragments: dict[str, str] = Field(default_factory=dict)
+    rules: list[Rule]
+
+
+class LexiconFile(Strict):
+    never: list[str] = Field(default_factory=list)
+    org: list[str] = Field(default_factory=list)
+    loc: list[str] = Field(default_factory=list)
+    gpe: list[str] = Field(default_factory=list)
+    org_prefix: list[str] = Field(default_factory=list)
+    org_domain: list[str] = Field(default_factory=list)
+    org_suffix: list[str] = Field(default_factory=list)
+    org_suffix_strong: list[str] = Field(default_factory=list)
+    facility: list[str] = Field(default_factory=list)
+    village: list[str] = Field(default_factory=list)
+    block: list[str] = Field(default_factory=list)
+
+
+class GazetteerSource(Strict):
+    package: str
+    resource: str
+    name_column: str = "name"
+    code_column: str = "adcode"
+
+
+class ShortForm(Strict):
+    levels: list[str]
+    match: str
+    replace: list[str]
+
+
+class GazetteerFile(Strict):
+    source: GazetteerSource
+    skip_names: list[str] = Field(default_factory=list)
+    min_county_length: int = 3
+    short_forms: list[ShortForm] = Field(default_factory=list)
+    short_form_stoplist: list[str] = Field(default_factory=list)
+
+
+class GrammarFile(Strict):
+    rules: list[Rule]
+
+
+def _load(path: Path, model: type[Strict]) -> Any:
+    try:
+        return model.model_validate(load_yaml(path) or {})
+    except ValidationError as err:
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise fail("E005", path=path, reason=reason) from None
+
+
+def default_patterns_dir() -> Path:
+    return config_path("patterns")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling the data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    label: str
+    score: float
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """Everything `match_patterns` needs, compiled once per patterns directory."""
+
+    automaton: Any
+    regex_rules: tuple[CompiledRule, ...]
+    grammar_rules: tuple[CompiledRule, ...]
+    n_places: int
+
+    def match(self, text: str) -> list[Span]:
+        symbols, never = self._symbols(text)
+        candidates: list[tuple[int, int, str, float]] = []
+        for rule in self.grammar_rules:
+            candidates += [(m.start(), m.end(), rule.label, rule.score) for m in rule.regex.finditer(symbols)]
+        for rule in self.regex_rules:
+            for m in rule.regex.finditer(text):
+                if m.end() > m.start() and not _overlaps_any(m.start(), m.end(), never):
+                    candidates.append((m.start(), m.end(), rule.label, rule.score))
+        return [
+            Span(start=s, end=e, label=label, source=SOURCE, score=score)
+            for s, e, label, score in _longest_non_overlapping(candidates)
+        ]
+
+    def _symbols(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        """One symbol per character: a word's kind on its first character, a lower-case tail on the rest."""
+        symbols = bytearray(UNKNOWN.encode()) * len(text)
+        never: list[tuple[int, int]] = []
+        for end, (symbol, length) in self.automaton.iter_long(text):
+            start = end + 1 - length
+            symbols[start] = ord(symbol)
+            symbols[start + 1 : end + 1] = _CONTINUATION[symbol].encode() * (length - 1)
+            if symbol == "!":
+                never.append((start, end + 1))
+        return symbols.decode("ascii"), never
+
+
+def _overlaps_any(start: int, end: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(s < end and start < e for s, e in ranges)
+
+
+def _longest_non_overlapping(
+    candidates: Iterable[tuple[int, int, str, float]],
+) -> list[tuple[int, int, str, float]]:
+    """Keep the longest candidates first (then leftmost, then most confident) that overlap no kept one."""
+    taken = bytearray()
+    kept = []
+    for start, end, label, score in sorted(candidates, key=lambda c: (c[0] - c[1], c[0], -c[3])):
+        if len(taken) < end:
+            taken.extend(b"\0" * (end - len(taken)))
+        if not any(taken[start:end]):
+            taken[start:end] = b"\1" * (end - start)
+            kept.append((start, end, label, score))
+    return sorted(kept)
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex alternation of literal words, longest first so that the longest one matches."""
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+def _expand_lists(lists: dict[str, list[str]], path: Path) -> dict[str, list[str]]:
+    """Resolve '@NAME' items (another list's words) in the `lists` of regex.yml."""
+    out: dict[str, list[str]] = {}
+    for name, items in lists.items():
+        words: list[str] = []
+        for item in items:
+            if item.startswith("@"):
+                if item[1:] not in out:
+                    raise fail("E005", path=path, reason=f"lists.{name}: {item} is not a list defined above it")
+                words += out[item[1:]]
+            else:
+                words.append(item)
+        out[name] = words
+    return out
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
+
+
+def _substitute(pattern: str, parts: dict[str, str], where: str, path: Path) -> str:
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) not in parts:
+            raise fail("E005", path=path, reason=f"{where}: unknown fragment {{{m.group(1)}}}")
+        return parts[m.group(1)]
+
+    return _PLACEHOLDER.sub(one, pattern)
+
+
+def _compile(pattern: str, where: str, path: Path) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise fail("E005", path=path, reason=f"{where}: invalid regular expression ({err})") from None
+
+
+def compile_regex_rules(path: Path) -> tuple[CompiledRule, ...]:
+    data: RegexFile = _load(path, RegexFile)
+    parts = {name: f"(?:{_alternation(words)})" for name, words in _expand_lists(data.lists, path).items()}
+    for name, fragment in data.fragments.items():
+        parts[name] = f"(?:{_substitute(fragment, parts, f'fragments.{name}', path)})"
+    return tuple(
+        CompiledRule(r.name, r.label, r.score, _compile(_substitute(r.pattern, parts, f"rule {r.name}", path),
+                                                          f"rule {r.name}", path))
+        for r in data.rules
+    )
+
+
+_SYMBOL_TOKEN = re.compile(r"\[([A-Z!]+)\]|([A-Z!])")
+
+
+def _symbol_regex(pattern: str) -> str:
+    """Let each symbol letter (or class) of a grammar pattern also take the tail of its word."""
+
+    def one(m: re.Match[str]) -> str:
+        letters = m.group(1) or m.group(2)
+        tails = "".join(_CONTINUATION.get(s, "") for s in letters)
+        head = f"[{re.escape(letters)}]"
+        return f"(?:{head}[{tails}]*)" if tails else head
+
+    return _SYMBOL_TOKEN.sub(one, pattern)
+
+
+def compile_grammar(path: Path) -> tuple[CompiledRule, ...]:
+    data: GrammarFile = _load(path, GrammarFile)
+    return tuple(
+        CompiledRule(r.name, r.label, r.score, _compile(_symbol_regex(r.pattern), f"rule {r.name}", path))
+        for r in data.rules
+    )
+
+
+def _division_level(code: str) -> str:
+    if code[2:].strip("0") == "":
+        return "province"
+    if code[4:].strip("0") == "":
+        return "prefecture"
+    return "county"
+
+
+def read_divisions(gazetteer: GazetteerFile) -> list[tuple[str, str]]:
+    """(name, level) of every administrative division in the installed package's table."""
+    src = gazetteer.source
+    try:
+        table = resources.files(src.package).joinpath(src.resource)
+        with table.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise fail("E206", path=f"{src.package}/{src.resource}", reason=f"gazetteer source not installed ({err})")
+    return [(r[src.name_column].strip(), _division_level(r[src.code_column].strip())) for r in rows]
+
+
+def place_names(gazetteer: GazetteerFile) -> set[str]:
+    """Full names of the divisions plus their short forms, as the gazetteer's rules say."""
+    rules = [(set(r.levels), re.compile(r.match), r.replace) for r in gazetteer.short_forms]
+    skip, stop = set(gazetteer.skip_names), set(gazetteer.short_form_stoplist)
+    names: set[str] = set()
+    for name, level in read_divisions(gazetteer):
+        if name in skip or (level == "county" and len(name) < gazetteer.min_county_length):
+            continue
+        names.add(name)
+        for levels, regex, replacements in rules:
+            if level in levels and (m := regex.match(name)):
+                names.update(short for r in replacements if len(short := m.expand(r)) >= 2 and short not in stop)
+                break
+    return names
+
+
+def build_automaton(lexicon: LexiconFile, places: set[str]) -> Any:
+    """Aho-Corasick automaton: word → (symbol, length); the list written first in KIND_SYMBOLS wins."""
+    automaton = ahocorasick.Automaton()
+    for kind, symbol in KIND_SYMBOLS.items():
+        words = getattr(lexicon, kind) + (sorted(places) if kind == "gpe" else [])
+        for word in words:
+            if word and word not in automaton:
+                automaton.add_word(word, (symbol, len(word)))
+    automaton.make_automaton()
+    return automaton
+
+
+@lru_cache(maxsize=8)
+def _matcher_for(patterns_dir: str) -> Matcher:
+    base = Path(patterns_dir)
+    gazetteer: GazetteerFile = _load(base / "gazetteer.yml", GazetteerFile)
+    places = place_names(gazetteer)
+    return Matcher(
+        automaton=build_automaton(_load(base / "lexicon.yml", LexiconFile), places),
+        regex_rules=compile_regex_rules(base / "regex.yml"),
+        grammar_rules=compile_grammar(base / "grammar.yml"),
+        n_places=len(places),
+    )
+
+
+def load_matcher(patterns_dir: Path | str | None = None) -> Matcher:
+    """The compiled patterns of a directory (default: configs/patterns), cached per directory."""
+    return _matcher_for(str(Path(patterns_dir or default_patterns_dir()).resolve()))
+
+
+def match_patterns(text: str, patterns_dir: Path | str | None = None) -> list[Span]:
+    """Pattern spans over `text`: character offsets, non-overlapping, longest then leftmost first."""
+    return load_matcher(patterns_dir).match(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# spaCy component
+# ---------------------------------------------------------------------------------------------
+
+
+@Language.factory(
+    "zhner_patterns",
+    default_config={"overwrite_ents": False, "patterns_dir": None},
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+)
+def make_pattern_component(
+    nlp: Language, name: str, overwrite_ents: bool, patterns_dir: str | None
+) -> "PatternComponent":
+    return PatternComponent(nlp, name, overwrite_ents=overwrite_ents, patterns_dir=patterns_dir)
+
+
+class PatternComponent:
+    """Adds the pattern spans to a Doc, splitting tokens where a span starts or ends inside one."""
+
+    def __init__(self, nlp: Language, name: str, *, overwrite_ents: bool = False, patterns_dir: str | None = None):
+        self.name = name
+        self.overwrite_ents = overwrite_ents
+        self.patterns_dir = Path(patterns_dir) if patterns_dir else default_patterns_dir()
+        self._matcher: Matcher | None = None  # compiled on first use: from_disk may point elsewhere first
+
+    @property
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            self._matcher = load_matcher(self.patterns_dir)
+        return self._matcher
+
+    def __call__(self, doc: Doc) -> Doc:
+        matches = self.matcher.match(doc.text)
+        split_at_boundaries(doc, {b for m in matches for b in (m.start, m.end)})
+        spans = [doc.char_span(m.start, m.end, label=m.label, alignment_mode="strict") for m in matches]
+        spans = [s for s in spans if s is not None]  # only a span over pure whitespace can fail here
+        doc.spans[SPANS_KEY] = spans
+        doc.ents = merge_ents(list(doc.ents), spans, overwrite=self.overwrite_ents)
+        return doc
+
+    def to_disk(self, path: Path | str, *, exclude: Iterable[str] = ()) -> None:
+        """Save the pattern files with the pipeline, so that a loaded pipeline uses the same patterns."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            (path / name).write_text((self.patterns_dir / name).read_text(encoding="utf-8"), encoding="utf-8")
+
+    def from_disk(self, path: Path | str, *, exclude: Iterable[str] = ()) -> "PatternComponent":
+        self.patterns_dir = Path(path)
+        self._matcher = None
+        return self
+
+
+def merge_ents(existing: list[SpacySpan], patterns: list[SpacySpan], *, overwrite: bool) -> list[SpacySpan]:
+    """Entities without overlaps: the model's win unless `overwrite`; pattern spans fill the gaps."""
+    first, second = (patterns, existing) if overwrite else (existing, patterns)
+    taken = {i for s in first for i in range(s.start, s.end)}
+    kept = list(first) + [s for s in second if not any(i in taken for i in range(s.start, s.end))]
+    return filter_spans(kept)
+
+
+def split_at_boundaries(doc: Doc, boundaries: set[int]) -> None:
+    """Split every token that a character boundary falls inside of (e.g. jieba's 拉萨调查队)."""
+    cuts: list[tuple[Any, list[int]]] = []
+    for token in doc:
+        inner = sorted(b - token.idx for b in boundaries if token.idx < b < token.idx + len(token.text))
+        if inner:
+            cuts.append((token, inner))
+    if not cuts:
+        return
+    with doc.retokenize() as retokenizer:
+        for token, inner in cuts:
+            edges = [0, *inner, len(token.text)]
+            orths = [token.text[a:b] for a, b in zip(edges, edges[1:])]
+            heads = [(token, 0)] * len(orths)
+            retokenizer.split(token, orths, heads=heads)

@@ -1,0 +1,188 @@
+"""The pattern layer: the hard cases of configs/guidelines.md, as an annotator would check them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import spacy
+
+from zhner.errors import ZhnerError
+from zhner.pipeline import patterns as patterns_module
+from zhner.pipeline.patterns import SPANS_KEY, default_patterns_dir, match_patterns
+from zhner.schemas import LABELS
+
+
+def spans_of(text: str) -> dict[str, str]:
+    """text of each pattern span → its label."""
+    return {text[s.start : s.end]: s.label for s in match_patterns(text)}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected", "label"),
+    [
+        ("2月21日上午，西藏自治区召开党委常委会会议。", "2月21日上午", "DATE"),
+        ("今年是西藏民主改革62周年。", "今年", "DATE"),
+        ("清明节期间，西藏军区某边防团开展活动。", "清明节期间", "DATE"),
+        ("4月24日至29日，西藏自治区举行读书班。", "4月24日至29日", "DATE"),
+        ("发布时间:2021-04-29 11:09:00", "2021-04-29", "DATE"),
+        ("2021年12月31日 10:23", "2021年12月31日", "DATE"),
+        ("仅3月份，拉萨市各级党员干部下基层。", "3月份", "DATE"),
+        ("二〇二一年，全区经济增长。", "二〇二一年", "DATE"),
+        ("上世纪80年代，这里还是荒滩。", "上世纪80年代", "DATE"),
+        ("在近10个月的时间里，9.5万多名党员积极参与。", "近10个月", "DATE"),
+        ("今年是西藏民主改革和百万农奴解放62周年。", "62周年", "QUANTITY"),
+        ("为普松村争取到了12吨青稞良种。", "12吨", "QUANTITY"),
+        ("占地2700平方米的新馆在拉萨开馆。", "2700平方米", "QUANTITY"),
+        ("短短几天就接待了1.2万余人次参观。", "1.2万余人次", "QUANTITY"),
+        ("价值6万余元的青稞良种。", "6万余元", "QUANTITY"),
+        ("已开展各类学习研讨活动800余场次。", "800余场次", "QUANTITY"),
+        ("40多家单位党组书记争做表率。", "40多家", "QUANTITY"),
+        ("分3批从全市抽调数千人。", "3批", "QUANTITY"),
+        ("分3批从全市抽调数千人。", "数千人", "QUANTITY"),
+        ("参与率达到100%。", "100%", "QUANTITY"),
+        ("增长百分之十二。", "百分之十二", "QUANTITY"),
+        ("9.5万多名党员积极参与。", "9.5万多名", "QUANTITY"),
+        ("党中央召开党史学习教育动员大会。", "党中央", "ORG"),
+        ("西藏自治区党委第一时间深入学习。", "西藏自治区党委", "ORG"),
+        ("区党委组织部深入艰苦边远县乡。", "区党委组织部", "ORG"),
+        ("区税务局启动活动。", "区税务局", "ORG"),
+        ("区民政厅聚焦特殊困难群众。", "区民政厅", "ORG"),
+        ("国家统计局拉萨调查队了解到困难。", "国家统计局拉萨调查队", "ORG"),
+        ("和拉萨市农业农村局对接。", "拉萨市农业农村局", "ORG"),
+        ("日喀则市民政局成立3个调研组。", "日喀则市民政局", "ORG"),
+        ("西藏自治区区直机关工委开展书记讲党课活动。", "西藏自治区区直机关工委", "ORG"),
+        ("西藏自治区民族事务委员会主办活动。", "西藏自治区民族事务委员会", "ORG"),
+        ("新闻在中国西藏网发布。", "中国西藏网", "ORG"),
+        ("西藏自治区召开党委常委会会议。", "西藏自治区", "GPE"),
+        ("拉萨市在活动中梳理问题。", "拉萨市", "GPE"),
+        ("宣讲报告会在拉萨举行。", "拉萨", "GPE"),
+        ("西藏广大党员干部切实下功夫。", "西藏", "GPE"),
+        ("尼木县普松村农牧民群众。", "尼木县普松村", "GPE"),
+        ("那曲市比如县广大党员干部。", "那曲市比如县", "GPE"),
+        ("肃南县大河乡草根宣讲团。", "肃南县大河乡", "GPE"),
+        ("与尼泊尔开展合作。", "尼泊尔", "GPE"),
+        ("重走红西路军征战路，守护祁连山生态。", "祁连山", "LOC"),
+        ("雅鲁藏布江两岸。", "雅鲁藏布江", "LOC"),
+        ("黄山风景秀丽。", "黄山", "LOC"),
+    ],
+)
+def test_hard_case_is_one_span_with_its_label(sentence: str, expected: str, label: str) -> None:
+    assert spans_of(sentence).get(expected) == label
+
+
+@pytest.mark.parametrize(
+    ("sentence", "not_an_entity"),
+    [
+        ("西藏第一批开展主题教育的90家区直部门。", "第一批"),
+        ("西藏第一批开展主题教育的90家区直部门。", "一批"),
+        ("开发制作一批易于学习的微党课。", "一批"),
+        ("提出“四个创建”的目标任务。", "四个"),
+        ("推进全区党史学习教育。", "全区"),
+        ("区(中)直机关各单位认真贯徹落实。", "区(中)直机关"),
+        ("西藏自治区各级党委(党组)均成立工作机构。", "党委"),
+        ("各市地党委认真落实。", "市地"),
+        ("苏拉青2号青稞良种。", "2号"),
+        ("实现长治久安和高质量发展。", "长治"),
+        ("走进千家万户。", "千家"),
+        ("有力维护祖国统一。", "祖国"),
+        ("比如说，这件事。", "比如"),
+    ],
+)
+def test_counter_example_is_not_an_entity(sentence: str, not_an_entity: str) -> None:
+    assert not_an_entity not in spans_of(sentence)
+
+
+def test_ministry_part_of_a_regional_party_committee_is_not_cut_into_a_place() -> None:
+    spans = spans_of("西藏自治区党委书记吴英杰说。")
+    assert spans == {"西藏自治区党委": "ORG"}
+
+
+def test_count_list_is_three_quantities() -> None:
+    spans = spans_of("全面细化分解13类40项122条具体惠民便民举措。")
+    assert spans == {"13类": "QUANTITY", "40项": "QUANTITY", "122条": "QUANTITY"}
+
+
+def test_spans_point_at_the_text_and_never_overlap(seed_files: dict[str, Path]) -> None:
+    text = seed_files["000"].read_text(encoding="utf-8")
+    spans = match_patterns(text)
+    assert len(spans) > 50
+    assert all(s.source == "pattern" and s.label in LABELS and 0 < s.score <= 1 for s in spans)
+    assert all(text[s.start : s.end] == text[s.start : s.end].strip() != "" for s in spans)
+    ordered = sorted(spans, key=lambda s: s.start)
+    assert all(a.end <= b.start for a, b in zip(ordered, ordered[1:]))
+    found = {text[s.start : s.end] for s in spans}
+    assert {"西藏自治区党委", "2月21日上午", "1.2万余人次", "国家统计局拉萨调查队", "清明节期间"} <= found
+
+
+def test_empty_text_has_no_spans() -> None:
+    assert match_patterns("") == []
+
+
+@pytest.fixture(scope="module")
+def jieba_nlp() -> spacy.Language:
+    """A blank Chinese pipeline with a real word segmenter (jieba ships its dictionary)."""
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    nlp.add_pipe("zhner_patterns")
+    return nlp
+
+
+def test_component_splits_tokens_a_span_ends_inside(jieba_nlp: spacy.Language) -> None:
+    text = "西藏自治区党委书记吴英杰说，4000余人线上听讲。"
+    assert "党委书记" in [t.text for t in jieba_nlp.make_doc(text)]  # jieba glues the ORG to the title
+    doc = jieba_nlp(text)
+    assert [(e.text, e.label_) for e in doc.ents] == [("西藏自治区党委", "ORG"), ("4000余人", "QUANTITY")]
+    assert [t.text for t in doc][:3] == ["西藏自治区", "党委", "书记"]
+    assert doc.text == text
+    assert [(s.text, s.label_) for s in doc.spans[SPANS_KEY]] == [(e.text, e.label_) for e in doc.ents]
+
+
+def test_model_entities_win_unless_overwrite() -> None:
+    text = "国家统计局拉萨调查队了解到困难。"
+    for overwrite, expected in [(False, ("拉萨", "GPE")), (True, ("国家统计局拉萨调查队", "ORG"))]:
+        nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+        ruler = nlp.add_pipe("entity_ruler")
+        ruler.add_patterns([{"label": "GPE", "pattern": "拉萨"}])
+        nlp.add_pipe("zhner_patterns", config={"overwrite_ents": overwrite})
+        doc = nlp(text)
+        assert (doc.ents[0].text, doc.ents[0].label_) == expected
+        assert len(doc.ents) == 1
+
+
+def test_saved_pipeline_round_trips_with_its_own_patterns(tmp_path: Path) -> None:
+    patterns = tmp_path / "patterns"
+    shutil.copytree(default_patterns_dir(), patterns)
+    lexicon = patterns / "lexicon.yml"
+    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace("loc:\n", "loc:\n  - 普松河\n", 1), encoding="utf-8")
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    nlp.add_pipe("zhner_patterns", config={"patterns_dir": str(patterns)})
+    text = "2月21日上午，区党委召开全区大会，1.2万余人次参加。普松河"
+    before = [(e.text, e.label_) for e in nlp(text).ents]
+    nlp.to_disk(tmp_path / "pipeline")
+    shutil.rmtree(patterns)  # the saved pipeline must not need the original files
+    patterns_module._matcher_for.cache_clear()  # nor a copy compiled before in this process
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.pipe_names == ["zhner_patterns"]
+    assert [(e.text, e.label_) for e in loaded(text).ents] == before
+    assert before == [("2月21日上午", "DATE"), ("区党委", "ORG"), ("1.2万余人次", "QUANTITY"), ("普松河", "LOC")]
+
+
+def test_bad_pattern_file_names_file_and_rule(tmp_path: Path) -> None:
+    patterns = tmp_path / "patterns"
+    shutil.copytree(default_patterns_dir(), patterns)
+    grammar = patterns / "grammar.yml"
+    grammar.write_text(grammar.read_text(encoding="utf-8") + "  - {name: broken, label: ORG, score: 0.5, pattern: 'P('}\n",
+                       encoding="utf-8")
+    with pytest.raises(ZhnerError, match=r"grammar\.yml.*rule broken.*invalid regular expression"):
+        match_patterns("拉萨", patterns)
+
+
+def test_unknown_label_in_a_rule_is_refused(tmp_path: Path) -> None:
+    patterns = tmp_path / "patterns"
+    shutil.copytree(default_patterns_dir(), patterns)
+    grammar = patterns / "grammar.yml"
+    grammar.write_text(grammar.read_text(encoding="utf-8") + "  - {name: person, label: PER, score: 0.5, pattern: 'P'}\n",
+                       encoding="utf-8")
+    with pytest.raises(ZhnerError, match=r"grammar\.yml.*unknown label 'PER'"):
+        match_patterns("拉萨", patterns)
