@@ -311,3 +311,11 @@ def test_unreadable_file_raises_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ZhnerError) as err:
         build_article(tmp_path / "missing.txt", CFG)
     assert "missing.txt" in str(err.value)
+
+
+def test_lsh_path_finds_the_same_groups_as_all_pairs(repo_root: Path) -> None:
+    exact = ingest([repo_root / "seeds"], None)
+    lsh_cfg = CFG.model_copy(update={"dedupe": CFG.dedupe.model_copy(update={"exact_max_articles": 0})})
+    lsh = ingest([repo_root / "seeds"], None, config=lsh_cfg)
+    assert [g.to_json() for g in lsh.groups] == [g.to_json() for g in exact.groups]
+    assert lsh.splits == exact.splits

@@ -34,6 +34,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _LEGACY_ENCODINGS = ["gb18030", "big5"]
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 # A sentence: text up to 。！？ (or a run of them), with any closing quotes or brackets after it.
 _SENTENCE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[”’」』）)]*|$)")
 
@@ -137,7 +138,7 @@ def read_document(path: Path, limits: Limits) -> tuple[str, str, str]:
     text, encoding = decode(data, path)
     if not normalize_line(text):
         raise fail("E101", path=path)
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    controls = len(_CONTROL.findall(text))
     if controls > limits.max_control_ratio * len(text):
         raise fail("E102", path=path, reason=f"{controls} control characters in {len(text)}")
     ratio = cjk_ratio(text)
