@@ -186,3 +186,19 @@ def test_unknown_label_in_a_rule_is_refused(tmp_path: Path) -> None:
                        encoding="utf-8")
     with pytest.raises(ZhnerError, match=r"grammar\.yml.*unknown label 'PER'"):
         match_patterns("拉萨", patterns)
+
+
+def test_patterns_follow_the_quick_reference_of_the_guidelines(repo_root: Path) -> None:
+    """Every row of the guidelines' quick-reference table, alone in a sentence, gets the decided label."""
+    rows = [line.split("|")[1:3] for line in (repo_root / "configs" / "guidelines.md").read_text("utf-8").splitlines()
+            if line.startswith("| ") and not line.startswith("| 文本")]
+    assert len(rows) >= 8
+    for texts, mark in rows:
+        expected = mark.split("（")[0].strip()
+        for example in (t.strip() for t in texts.split(" / ")):
+            sentence = f"据悉，{example}。"
+            found = spans_of(sentence)
+            if expected == "不标":
+                assert not any(example in s or s in example for s in found), (example, found)
+            else:
+                assert found.get(example) == expected, (example, found)
