@@ -36,6 +36,7 @@ class Errors:
     E204 = "pkuseg training failed ({reason}); log in {path}"
     E205 = "{model}: cannot load the spaCy pipeline ({reason})"
     E206 = "{path}: {reason}"
+    E207 = "segment {segment}: offsets do not match the text ({reason})"
     E301 = "Doccano at {url} is not reachable ({reason}); start it with `zhner doccano serve`"
     E302 = "Doccano at {url} is not healthy: {reason}"
     E303 = "Doccano at {url} refused the credentials of user {username!r}"

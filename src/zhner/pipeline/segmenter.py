@@ -45,7 +45,7 @@ def train_pkuseg(
     test = [ln.strip() for ln in test_lines if ln.strip()] if test_lines is not None else train[::20] or train
     if not train:
         raise fail("E204", reason="no training lines", path=out_dir)
-    key = _input_hash(train, test, iterations)
+    key = input_hash(train, test, iterations)
     stamp = _read_stamp(out_dir)
     if stamp.get("input_sha256") == key and all((out_dir / f).exists() for f in MODEL_FILES):
         return out_dir
@@ -66,7 +66,7 @@ def model_info(model_dir: Path) -> dict:
     return _read_stamp(Path(model_dir))
 
 
-def _input_hash(train: list[str], test: list[str], iterations: int) -> str:
+def input_hash(train: list[str], test: list[str], iterations: int) -> str:
     h = hashlib.sha256(f"pkuseg-v1 iterations={iterations}\n".encode())
     for part in (train, ["\x00"], test):
         for line in part:
@@ -92,7 +92,7 @@ def _run_trainer(
         for path, part in ((train_file, train), (test_file, test)):
             with atomic_open(path) as f:
                 f.write("\n".join(part) + "\n")
-        cmd = [sys.executable, "-c", _TRAIN, str(train_file), str(test_file), str(out_dir), str(iterations)]
+        cmd = [sys.executable, "-u", "-c", _TRAIN, str(train_file), str(test_file), str(out_dir), str(iterations)]
         with log_path.open("w", encoding="utf-8") as log:
             with subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", cwd=tmp

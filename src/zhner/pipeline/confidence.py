@@ -1,0 +1,62 @@
+"""Entity confidences for a greedy spaCy NER: marginal probabilities under a small beam.
+
+spaCy's transition-based NER decides greedily and keeps no score. Re-parsing a batch with
+`beam_parse` (same weights) gives the k best analyses with probabilities; an entity's score
+is the summed probability of the analyses that contain it (spaCy's documented recipe).
+Added at load time by `zhner preannotate`, never saved into a model.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+FACTORY = "zhner_ent_scores"
+USER_DATA_KEY = "zhner_ent_scores"
+
+
+@Language.factory(FACTORY, default_config={"ner": "ner", "beam_width": 8, "batch_size": 64})
+def make_ent_scores(nlp: Language, name: str, ner: str, beam_width: int, batch_size: int) -> "EntScores":
+    return EntScores(nlp, ner=ner, beam_width=beam_width, batch_size=batch_size)
+
+
+class EntScores:
+    """Stores `{"start:end:LABEL" (characters): probability}` in `doc.user_data` for the NER's entities."""
+
+    def __init__(self, nlp: Language, *, ner: str, beam_width: int, batch_size: int):
+        self.nlp = nlp
+        self.ner_name = ner
+        self.beam_width = beam_width
+        self.batch_size = batch_size
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(self.pipe([doc]))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
+        ner = self.nlp.get_pipe(self.ner_name)
+        for batch in minibatch(docs, size=batch_size or self.batch_size):
+            todo = [d for d in batch if len(d)]
+            beams = ner.beam_parse(todo, beam_width=self.beam_width, beam_density=0.0001) if todo else []
+            for doc, beam in zip(todo, beams, strict=True):
+                probs: dict[tuple[int, int, str], float] = defaultdict(float)
+                for prob, ents in ner.moves.get_beam_parses(beam):
+                    for start, end, label in ents:
+                        probs[(start, end, label)] += prob
+                scores = {}
+                for (start, end, label), prob in probs.items():
+                    span = doc[start:end]
+                    scores[f"{span.start_char}:{span.end_char}:{label}"] = round(min(prob, 1.0), 4)
+                doc.user_data[USER_DATA_KEY] = scores
+            yield from batch
+
+
+def ent_score(doc: Doc, start_char: int, end_char: int, label: str) -> float | None:
+    """The stored probability of one entity; None when no scores were computed."""
+    scores = doc.user_data.get(USER_DATA_KEY)
+    if scores is None:
+        return None
+    return scores.get(f"{start_char}:{end_char}:{label}", 0.0)

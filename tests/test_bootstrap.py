@@ -1,0 +1,95 @@
+"""`zhner bootstrap` on a tiny slice of the corpus: loadable, documented, cached, seeded."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import spacy
+import yaml
+from typer.testing import CliRunner
+
+from zhner.cli import app
+from zhner.config import config_path
+from zhner.errors import ZhnerError
+from zhner.pipeline.bootstrap import bootstrap, halfwidth
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(path: Path, **changes) -> Path:
+    """configs/bootstrap.yml shrunk to 400 lines, 1 pkuseg iteration and 30 NER steps."""
+    cfg = yaml.safe_load(config_path("bootstrap.yml").read_text(encoding="utf-8"))
+    cfg["corpus"].update(limit=400, block=10, dev=0.1, heldout=0.1)
+    cfg["pkuseg"]["iterations"] = 1
+    cfg["ner"]["overrides"] = {"training.max_steps": 30, "training.eval_frequency": 10}
+    cfg["patterns"]["variants"] = ["model", "model+patterns"]
+    for key, value in changes.items():
+        cfg[key].update(value)
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path, Path, dict]:
+    root = tmp_path_factory.mktemp("bootstrap")
+    config = tiny_config(root / "bootstrap.yml")
+    out, work = root / "models" / "zh_news_base", root / "work"
+    meta = bootstrap(out=out, config=config, work=work)
+    return out, config, work, meta
+
+
+def test_pipeline_loads_with_pkuseg_and_ner(built):
+    out, *_ = built
+    nlp = spacy.load(out)
+    assert nlp.tokenizer.segmenter == "pkuseg"
+    assert "ner" in nlp.pipe_names
+    assert set(nlp.get_pipe("ner").labels) == {"ORG", "GPE", "LOC", "DATE", "QUANTITY"}
+    doc = nlp("中共中央总书记发表新年讲话")
+    assert doc.text == "中共中央总书记发表新年讲话" and len(doc) > 3
+
+
+def test_meta_names_data_versions_and_scores(built):
+    out, *_ = built
+    meta = spacy.load(out).meta
+    assert (meta["lang"], meta["name"]) == ("zh", "news_base")
+    assert meta["sources"][0]["sha256"] == "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8"
+    assert set(meta["performance"]["ents_per_type"]) == {"ORG", "GPE", "LOC", "DATE", "QUANTITY"}
+    info = meta["zhner"]
+    assert info["spacy_version"] == spacy.__version__
+    assert info["split_lines"] == {"train": 320, "dev": 40, "heldout": 40}
+    assert info["variant"] in info["dev_scores_silver"]
+    assert info["silver"]["compound_orgs"] > 0
+
+
+def test_second_run_is_instant_and_leaves_the_model_alone(built):
+    out, config, work, meta = built
+    before = (out / "meta.json").stat().st_mtime_ns
+    started = time.perf_counter()
+    again = bootstrap(out=out, config=config, work=work)
+    assert time.perf_counter() - started < 5
+    assert again["zhner"]["build_sha256"] == meta["zhner"]["build_sha256"]
+    assert (out / "meta.json").stat().st_mtime_ns == before
+
+
+def test_changed_settings_refuse_to_replace_without_force(built, tmp_path):
+    out, _, work, _ = built
+    other = tiny_config(tmp_path / "other.yml", ner={"halfwidth_fraction": 0.0})
+    with pytest.raises(ZhnerError, match="E001"):
+        bootstrap(out=out, config=other, work=work)
+
+
+def test_same_seed_same_model(built, tmp_path):
+    out, config, _, _ = built
+    runner = CliRunner()
+    result = runner.invoke(app, ["bootstrap", "--out", str(tmp_path / "again"), "--config", str(config),
+                                 "--work", str(tmp_path / "work")])
+    assert result.exit_code == 0, result.output
+    assert "Held-out" in result.output
+    first, second = spacy.load(out), spacy.load(tmp_path / "again")
+    assert first.get_pipe("ner").to_bytes(exclude=["vocab"]) == second.get_pipe("ner").to_bytes(exclude=["vocab"])
+
+
+def test_halfwidth_keeps_offsets():
+    assert halfwidth("１９９８年１２月，增长５０％，ＷＴＯ") == "1998年12月，增长50%，WTO"
