@@ -3,6 +3,7 @@
 from zhner.cli._app import app, doccano_app
 from zhner.cli import ingest  # noqa: F401  (registers `zhner ingest`)
 from zhner.cli import convert  # noqa: F401  (registers `zhner convert`)
+from zhner.cli import curve  # noqa: F401  (registers `zhner train-curve`)
 from zhner.cli import evaluate  # noqa: F401  (registers `zhner evaluate`)
 from zhner.cli import bootstrap, preannotate  # noqa: F401  (registers `zhner bootstrap`, `zhner preannotate`)
 
