@@ -49,11 +49,12 @@ KIND_SYMBOLS: dict[str, str] = {
     "facility": "F",
     "org_domain": "D",
     "org_prefix": "X",
+    "gpe_prefix": "G",
     "village": "V",
     "block": "Z",
 }
 UNKNOWN = "C"
-_CONTINUATION = {sym: chr(0x61 + i) for i, sym in enumerate("!NLPTSFDXVZ")}  # lower-case tails
+_CONTINUATION = {sym: chr(0x61 + i) for i, sym in enumerate("!NLPTSFDXGVZ")}  # lower-case tails
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +67,7 @@ class Rule(Strict):
     label: str
     score: float = Field(ge=0, le=1)
     pattern: str
+    keep: int = Field(0, ge=0, description="the regex group that is the span (0: the whole match)")
 
     @field_validator("label")
     @classmethod
@@ -87,6 +89,7 @@ class LexiconFile(Strict):
     loc: list[str] = Field(default_factory=list)
     gpe: list[str] = Field(default_factory=list)
     org_prefix: list[str] = Field(default_factory=list)
+    gpe_prefix: list[str] = Field(default_factory=list)
     org_domain: list[str] = Field(default_factory=list)
     org_suffix: list[str] = Field(default_factory=list)
     org_suffix_strong: list[str] = Field(default_factory=list)
@@ -143,6 +146,12 @@ class CompiledRule:
     label: str
     score: float
     regex: re.Pattern[str]
+    keep: int = 0
+
+    def spans(self, text: str) -> list[tuple[int, int, str, float]]:
+        """(start, end, label, score) of every non-empty match in `text`."""
+        return [(m.start(self.keep), m.end(self.keep), self.label, self.score)
+                for m in self.regex.finditer(text) if m.end(self.keep) > m.start(self.keep) >= 0]
 
 
 @dataclass(frozen=True)
@@ -158,11 +167,9 @@ class Matcher:
         symbols, never = self._symbols(text)
         candidates: list[tuple[int, int, str, float]] = []
         for rule in self.grammar_rules:
-            candidates += [(m.start(), m.end(), rule.label, rule.score) for m in rule.regex.finditer(symbols)]
+            candidates += rule.spans(symbols)
         for rule in self.regex_rules:
-            for m in rule.regex.finditer(text):
-                if m.end() > m.start() and not _overlaps_any(m.start(), m.end(), never):
-                    candidates.append((m.start(), m.end(), rule.label, rule.score))
+            candidates += [c for c in rule.spans(text) if not _overlaps_any(c[0], c[1], never)]
         return [
             Span(start=s, end=e, label=label, source=SOURCE, score=score)
             for s, e, label, score in _longest_non_overlapping(candidates)
@@ -245,11 +252,14 @@ def compile_regex_rules(path: Path) -> tuple[CompiledRule, ...]:
     parts = {name: f"(?:{_alternation(words)})" for name, words in _expand_lists(data.lists, path).items()}
     for name, fragment in data.fragments.items():
         parts[name] = f"(?:{_substitute(fragment, parts, f'fragments.{name}', path)})"
-    return tuple(
-        CompiledRule(r.name, r.label, r.score, _compile(_substitute(r.pattern, parts, f"rule {r.name}", path),
-                                                          f"rule {r.name}", path))
-        for r in data.rules
-    )
+    return tuple(_rule(r, _substitute(r.pattern, parts, f"rule {r.name}", path), path) for r in data.rules)
+
+
+def _rule(rule: Rule, pattern: str, path: Path) -> CompiledRule:
+    regex = _compile(pattern, f"rule {rule.name}", path)
+    if rule.keep > regex.groups:
+        raise fail("E005", path=path, reason=f"rule {rule.name}: keep {rule.keep} but the pattern has {regex.groups} groups")
+    return CompiledRule(rule.name, rule.label, rule.score, regex, rule.keep)
 
 
 _SYMBOL_TOKEN = re.compile(r"\[([A-Z!]+)\]|([A-Z!])")
@@ -269,10 +279,7 @@ def _symbol_regex(pattern: str) -> str:
 
 def compile_grammar(path: Path) -> tuple[CompiledRule, ...]:
     data: GrammarFile = _load(path, GrammarFile)
-    return tuple(
-        CompiledRule(r.name, r.label, r.score, _compile(_symbol_regex(r.pattern), f"rule {r.name}", path))
-        for r in data.rules
-    )
+    return tuple(_rule(r, _symbol_regex(r.pattern), path) for r in data.rules)
 
 
 def _division_level(code: str) -> str:
