@@ -212,3 +212,19 @@ def test_patterns_follow_the_quick_reference_of_the_guidelines(repo_root: Path) 
                 assert not any(example in s or s in example for s in found), (example, found)
             else:
                 assert found.get(example) == expected, (example, found)
+
+
+def test_tokens_outside_the_patterns_stay_unannotated_for_a_later_ner(jieba_nlp: spacy.Language) -> None:
+    doc = jieba_nlp("2月21日上午，区党委召开全区大会。")
+    assert [e.text for e in doc.ents] == ["2月21日上午", "区党委"]
+    assert {t.ent_iob_ for t in doc if t.ent_type_ == ""} == {""}  # missing, not "O": the NER still decides
+
+
+def test_replaced_model_entity_leaves_no_stray_tokens() -> None:
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "GPE", "pattern": [{"TEXT": "拉萨"}, {"TEXT": "调查队"}, {"TEXT": "了解"}]}])
+    nlp.add_pipe("zhner_patterns", config={"overwrite_ents": True})
+    doc = nlp("国家统计局拉萨调查队了解到困难。")
+    assert [(e.text, e.label_) for e in doc.ents] == [("国家统计局拉萨调查队", "ORG")]
+    assert [t.ent_iob_ for t in doc if t.text == "了解"] == ["O"]

@@ -390,7 +390,13 @@ class PatternComponent:
         spans = [doc.char_span(m.start, m.end, label=m.label, alignment_mode="strict") for m in matches]
         spans = [s for s in spans if s is not None]  # only a span over pure whitespace can fail here
         doc.spans[SPANS_KEY] = spans
-        doc.ents = merge_ents(list(doc.ents), spans, overwrite=self.overwrite_ents)
+        existing = list(doc.ents)
+        merged = merge_ents(existing, spans, overwrite=self.overwrite_ents)
+        # Tokens outside every span keep their state: still "missing" for a NER that runs after
+        # us and predicts around the preset entities; a model entity we replaced becomes "O".
+        covered = {i for s in merged for i in range(s.start, s.end)}
+        dropped = [doc[i : i + 1] for e in existing if e not in merged for i in range(e.start, e.end) if i not in covered]
+        doc.set_ents(merged, outside=dropped, default="unmodified")
         return doc
 
     def to_disk(self, path: Path | str, *, exclude: Iterable[str] = ()) -> None:
