@@ -44,7 +44,7 @@ class Errors:
     E305 = "Doccano task {task} failed: {reason}"
     E306 = "Doccano task {task} did not finish within {timeout} s"
     E307 = "Doccano is not installed in {venv}; run `zhner doccano install`"
-    E308 = "{what} failed (exit code {code}); see {log}"
+    E308 = "{what} failed (exit code {exit_code}); see {log}"
     E309 = "Doccano did not become healthy within {timeout} s; see {log}"
     E310 = "{path}:{line}: segment {segment_id}: {reason}"
     E311 = "{path}:{line}: segment {segment_id} is already in project {project!r} with other text (sha1 {old} there, {new} here); give the changed segment a new id or delete it in Doccano first"

@@ -5,6 +5,7 @@ from zhner.cli import ingest  # noqa: F401  (registers `zhner ingest`)
 from zhner.cli import convert  # noqa: F401  (registers `zhner convert`)
 from zhner.cli import curve  # noqa: F401  (registers `zhner train-curve`)
 from zhner.cli import evaluate  # noqa: F401  (registers `zhner evaluate`)
+from zhner.cli import doccano  # noqa: F401  (registers `zhner doccano ...`, `agreement`, `corrections`)
 from zhner.cli import bootstrap, preannotate  # noqa: F401  (registers `zhner bootstrap`, `zhner preannotate`)
 
 __all__ = ["app", "doccano_app"]

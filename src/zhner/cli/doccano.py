@@ -1,0 +1,217 @@
+"""`zhner doccano install|serve|stop|status|adduser|push|pull`: thin wrappers over zhner.doccano."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import typer
+from wasabi import table
+
+from zhner.agreement import agreement
+from zhner.cli._app import app, doccano_app, handle_errors
+from zhner.corrections import CATEGORIES, corrections
+from zhner.console import msg, progress
+from zhner.doccano import server, sync
+from zhner.doccano.settings import load_settings
+from zhner.io import check_writable, write_json, write_jsonl
+
+HOME = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml.")
+VENV = typer.Option(None, "--venv", help="Doccano's own virtual environment; default .doccano/venv.")
+URL = typer.Option(None, "--url", envvar="ZHNER_DOCCANO_URL", help="Server URL; default: the local server.")
+USER = typer.Option(None, "--username", envvar="ZHNER_DOCCANO_USERNAME", help="Doccano user (default: local admin).")
+PASSWORD = typer.Option(None, "--password", envvar="ZHNER_DOCCANO_PASSWORD", help="Its password.", show_default=False)
+
+
+def _paths(home: Path | None, venv: Path | None) -> tuple[Path, Path]:
+    cfg = load_settings().server
+    return (home.absolute() if home else cfg.home_path()), (venv.absolute() if venv else cfg.venv_path())
+
+
+def _conn(home: Path | None, venv: Path | None, url: str | None, username: str | None, password: str | None):
+    home_p, venv_p = _paths(home, venv)
+    timeout = load_settings().sync.http_timeout_s
+    return sync.local_connection(
+        home=home_p, venv=venv_p, url=url, username=username, password=password, timeout=timeout
+    )
+
+
+@doccano_app.command("install")
+@handle_errors
+def install_cli(
+    venv: Path = VENV, force: bool = typer.Option(False, "--force", help="Reinstall even if up to date.")
+) -> None:
+    """Install Doccano 1.8.4 into its own venv, pinned by requirements/doccano.txt (idempotent)."""
+    _, venv_p = _paths(None, venv)
+    changed = server.install(venv=venv_p, force=force)
+    msg.good(f"Doccano {'installed' if changed else 'already installed'} in {venv_p}")
+
+
+@doccano_app.command("serve")
+@handle_errors
+def serve_cli(
+    port: int = typer.Option(None, "--port", help="Port on 127.0.0.1; default from configs/doccano.yml."),
+    home: Path = HOME,
+    venv: Path = VENV,
+) -> None:
+    """Install if needed, init the database and admin, start web server and worker on 127.0.0.1."""
+    cfg = load_settings().server
+    home_p, venv_p = _paths(home, venv)
+    server.install(venv=venv_p)
+    creds = server.init(venv=venv_p, home=home_p, admin_username=cfg.admin_username)
+    st = server.start(
+        venv=venv_p, home=home_p, host=cfg.host, port=port or cfg.port, workers=cfg.web_workers,
+        timeout=cfg.start_timeout_s,
+    )  # fmt: skip
+    msg.good(f"Doccano is up at {st.url} (web pid {st.pids['web']}, worker pid {st.pids['worker']})")
+    msg.info(f"admin user {creds.username!r}; password in {server.credentials_path(home_p)}; data in {home_p}")
+
+
+@doccano_app.command("stop")
+@handle_errors
+def stop_cli(home: Path = HOME) -> None:
+    """Stop the web server and worker started by `serve` (by their recorded pids)."""
+    home_p, _ = _paths(home, None)
+    stopped = server.stop(home=home_p)
+    msg.good(f"stopped {', '.join(f'{k} (pid {v})' for k, v in stopped.items())}" if stopped else "nothing was running")
+
+
+@doccano_app.command("status")
+@handle_errors
+def status_cli(home: Path = HOME) -> None:
+    """Say whether the local server runs and is healthy (exit code 1 when not)."""
+    home_p, _ = _paths(home, None)
+    st = server.status(home=home_p)
+    if st.healthy:
+        msg.good(f"Doccano is healthy at {st.url} (pids {st.pids}); data in {home_p}")
+        return
+    msg.fail(f"Doccano is not healthy: {st.detail} (home {home_p})")
+    raise typer.Exit(1)
+
+
+@doccano_app.command("adduser")
+@handle_errors
+def adduser_cli(
+    new_username: str = typer.Argument(..., help="Account to create."),
+    new_password: str = typer.Option(None, "--new-password", envvar="ZHNER_NEW_USER_PASSWORD", show_default=False,
+                                     help="Its password (generated and printed once when not given)."),
+    home: Path = HOME, venv: Path = VENV, url: str = URL, username: str = USER, password: str = PASSWORD,
+) -> None:  # fmt: skip
+    """Create an annotator account (as the admin)."""
+    generated = new_password is None
+    new_password = new_password or secrets.token_urlsafe(12)
+    uid = sync.add_user(conn=_conn(home, venv, url, username, password), username=new_username, password=new_password)
+    msg.good(f"user {new_username!r} (id {uid})" + (f", password {new_password}" if generated else ""))
+
+
+@doccano_app.command("push")
+@handle_errors
+def push_cli(
+    tasks: Path = typer.Argument(..., help="Task JSONL (annotations/tasks/NAME.jsonl)."),
+    project: str = typer.Option(..., "--project", help="Doccano project name (created if missing)."),
+    annotator: list[str] = typer.Option([], "--annotator", help="Member who annotates (repeat)."),
+    approver: list[str] = typer.Option([], "--approver", help="Member who approves (repeat)."),
+    collaborative: bool = typer.Option(None, "--collaborative/--individual",
+                                       help="Shared annotations, or one set per annotator (default: config)."),
+    max_chars: int = typer.Option(None, "--max-chars", help="Longest segment accepted (default: config)."),
+    home: Path = HOME, venv: Path = VENV, url: str = URL, username: str = USER, password: str = PASSWORD,
+) -> None:  # fmt: skip
+    """Push pre-annotated tasks; annotators see the pre-annotations; pushing again adds nothing."""
+    cfg = load_settings()
+    with progress() as bar:
+        job = bar.add_task("uploading", total=None)
+        result = sync.push(
+            tasks_path=tasks, project=project, conn=_conn(home, venv, url, username, password),
+            annotators=annotator, approvers=approver,
+            collaborative=cfg.project.collaborative if collaborative is None else collaborative,
+            grapheme_mode=cfg.project.grapheme_mode, allow_overlapping=cfg.project.allow_overlapping,
+            batch_size=cfg.sync.batch_size, max_chars=max_chars or cfg.sync.max_segment_chars,
+            task_timeout=cfg.sync.task_timeout_s, on_progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )  # fmt: skip
+    msg.good(
+        f"project {result.project!r} (id {result.project_id}): {result.uploaded} uploaded, "
+        f"{result.already_there} already there, {result.spans_shared} spans shared with annotators "
+        f"({result.seconds:.1f} s)"
+    )
+    if result.duplicates_removed or result.reimported:
+        msg.warn(f"repaired an interrupted push: {result.duplicates_removed} duplicates removed, "
+                 f"{result.reimported} segments re-imported")  # fmt: skip
+    if result.grapheme_warnings:
+        msg.warn(f"{len(result.grapheme_warnings)} segments hold CRLF or combining characters: the web UI "
+                 f"counts those as one character, e.g. {result.grapheme_warnings[0]}")  # fmt: skip
+
+
+@doccano_app.command("pull")
+@handle_errors
+def pull_cli(
+    project: str = typer.Option(..., "--project", help="Doccano project name."),
+    approved: bool = typer.Option(False, "--approved", help="Only examples each annotator confirmed."),
+    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat)."),
+    out: Path = typer.Option(Path("annotations/corrected"), "--out", help="Output folder."),
+    home: Path = HOME, venv: Path = VENV, url: str = URL, username: str = USER, password: str = PASSWORD,
+) -> None:  # fmt: skip
+    """Pull corrections to OUT/PROJECT-<timestamp>.jsonl, checking every span."""
+    result = sync.pull(
+        project=project, conn=_conn(home, venv, url, username, password), out_dir=out, approved=approved,
+        annotators=annotator, task_timeout=load_settings().sync.task_timeout_s,
+    )  # fmt: skip
+    msg.good(f"{result.records} records to {result.path} ({dict(result.per_annotator)})")
+    for rej in result.rejected[:20]:
+        msg.warn(f"rejected {rej.segment_id} ({rej.annotator}) {list(rej.span) if rej.span else ''}: {rej.reason}")
+    if result.rejected:
+        msg.warn(f"{len(result.rejected)} rejected in all, listed in {result.rejected_path}")
+
+
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+@app.command("agreement")
+@handle_errors
+def agreement_cli(
+    corrected: Path = typer.Argument(..., help="Pulled corrections (individual mode), e.g. annotations/corrected/NAME-….jsonl."),
+    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat); default all."),
+    adjudication: Path = typer.Option(None, "--adjudication", help="Write disagreements as tasks to push for an approver."),
+    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the output files."),
+) -> None:  # fmt: skip
+    """Inter-annotator agreement: span F1 (strict, partial) per label and character-level Cohen's kappa."""
+    for path in (adjudication, output):
+        if path:
+            check_writable(path, force)
+    report, tasks = agreement(path=corrected, annotators=annotator)
+    msg.info(f"{report.doubly_annotated} of {report.segments} segments annotated by 2+ annotators; "
+             f"{report.disagreements} with disagreements")  # fmt: skip
+    for pair in report.pairs:
+        rows = [(label, _fmt(pair.strict[label].f1), _fmt(pair.partial[label].f1), pair.strict[label].a,
+                 pair.strict[label].b) for label in sorted(pair.strict)]  # fmt: skip
+        msg.divider(f"{pair.a} vs {pair.b}: {pair.segments} segments, kappa (characters) {_fmt(pair.kappa)}")
+        msg.text(table(rows, header=("label", "F1 strict", "F1 partial", f"spans {pair.a}", f"spans {pair.b}"), divider=True))
+    if adjudication:
+        write_jsonl(adjudication, tasks)
+        msg.good(f"{len(tasks)} segments to adjudicate in {adjudication} (push it with `zhner doccano push`)")
+    if output:
+        write_json(output, report.as_dict())
+
+
+@app.command("corrections")
+@handle_errors
+def corrections_cli(
+    corrected: Path = typer.Argument(..., help="Pulled corrections, e.g. annotations/corrected/NAME-….jsonl."),
+    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat); default all."),
+    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+) -> None:  # fmt: skip
+    """Pre-annotations against corrections: kept, boundary fixed, relabelled, deleted, added per label."""
+    if output:
+        check_writable(output, force)
+    report = corrections(path=corrected, annotators=annotator)
+    rows = []
+    for label, tally in [*sorted(report.by_label.items()), ("ALL", report.total)]:
+        sc = tally.scores()
+        rows.append((label, *(getattr(tally, c) for c in CATEGORIES), _fmt(sc["precision"]), _fmt(sc["recall"])))
+    msg.text(table(rows, header=("label", *CATEGORIES, "precision", "recall"), divider=True))
+    if output:
+        write_json(output, report.as_dict())

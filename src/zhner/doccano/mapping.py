@@ -1,0 +1,108 @@
+"""Task ⇄ Doccano JSONL records, and the checks each direction needs.
+
+A task travels as `{"text", "label", "meta": {...}}`: Doccano keeps unknown keys as example
+metadata and exports them back, so `meta` (segment id, text hash, pre-annotations) survives the
+round trip. Every row carries exactly the same keys: one row with other keys fails a whole import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from zhner.schemas import Span, Task, TaskMeta
+
+# characters after which the web UI's grapheme offsets differ from code points
+_GRAPHEME_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
+
+
+def text_sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A pulled record or span that was not kept, and why."""
+
+    segment_id: str | None
+    annotator: str | None
+    doccano_id: int | None
+    span: tuple[int, int, str] | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
+    """Why a task must not be pushed, or None. (Offsets outside the text fail when the Task is read.)"""
+    if not task.text.strip():
+        return "empty text"
+    if len(task.text) > max_chars:
+        return (
+            f"text has {len(task.text)} characters, above sync.max_segment_chars = {max_chars}: "
+            "split it into sentences upstream or pass --max-chars"
+        )
+    if task.meta.text_sha1 != text_sha1(task.text):
+        return f"meta.text_sha1 {task.meta.text_sha1} is not the sha1 of the text ({text_sha1(task.text)})"
+    for start, end, label in task.label:
+        if label not in labels:
+            return f"unknown label {label!r} in span [{start}, {end}] (known: {', '.join(sorted(labels))})"
+    spans = sorted(task.label)
+    for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
+        if s2 < e1:
+            return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
+    return None
+
+
+def grapheme_risk(text: str) -> bool:
+    """True when the web UI (grapheme mode) would count characters differently from code points."""
+    return "\r\n" in text or any(unicodedata.combining(c) or c in _GRAPHEME_JOINERS for c in text)
+
+
+def to_doccano(task: Task) -> dict[str, Any]:
+    """The JSONL row to import; pre-annotations without provenance get it from `label`."""
+    meta = task.meta
+    if not meta.spans and task.label:
+        meta = meta.model_copy(update={"spans": [Span(start=s, end=e, label=lab) for s, e, lab in task.label]})
+    return {"text": task.text, "label": [list(t) for t in task.label], "meta": meta.model_dump(mode="json")}
+
+
+def from_doccano(
+    row: dict[str, Any], *, annotator: str | None, labels: set[str]
+) -> tuple[Task | None, list[Rejection]]:
+    """A pulled row as a Task (meta.annotator set) plus the spans or record refused, with reasons."""
+    meta = row.get("meta")
+    doccano_id = row.get("id")
+    segment_id = meta.get("segment_id") if isinstance(meta, dict) else None
+    text = row.get("text")
+
+    def reject(reason: str, span: tuple[int, int, str] | None = None) -> Rejection:
+        return Rejection(segment_id, annotator, doccano_id, span, reason)
+
+    if not isinstance(meta, dict) or not segment_id:
+        return None, [reject("no meta.segment_id: not a task pushed by zhner")]
+    if not isinstance(text, str) or meta.get("text_sha1") != text_sha1(text):
+        return None, [reject("text changed since push (sha1 differs from meta.text_sha1)")]
+    kept: list[tuple[int, int, str]] = []
+    rejected: list[Rejection] = []
+    for raw in sorted(row.get("label") or [], key=lambda s: (s[0], s[1])):
+        start, end, label = int(raw[0]), int(raw[1]), str(raw[2])
+        span = (start, end, label)
+        if label not in labels:
+            rejected.append(reject(f"unknown label {label!r}", span))
+        elif not 0 <= start < end <= len(text):
+            rejected.append(reject(f"offsets outside the text (length {len(text)})", span))
+        elif kept and start < kept[-1][1]:
+            rejected.append(reject(f"overlaps {list(kept[-1])}", span))
+        else:
+            kept.append(span)
+    try:
+        task_meta = TaskMeta.model_validate({**meta, "annotator": annotator, "doccano_id": doccano_id})
+    except ValidationError as err:
+        return None, [reject(f"meta does not match the task schema: {err.errors()[0]['msg']}")]
+    return Task(text=text, label=kept, meta=task_meta), rejected
