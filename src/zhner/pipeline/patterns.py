@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -164,16 +165,19 @@ class Matcher:
     n_places: int
 
     def match(self, text: str) -> list[Span]:
+        return [Span(start=s, end=e, label=label, source=SOURCE, score=score) for s, e, label, score in self.triples(text)]
+
+    def triples(self, text: str) -> list[tuple[int, int, str, float]]:
+        """(start, end, label, score) of the kept spans, sorted: `match` without building records."""
+        if not text:
+            return []
         symbols, never = self._symbols(text)
         candidates: list[tuple[int, int, str, float]] = []
         for rule in self.grammar_rules:
             candidates += rule.spans(symbols)
         for rule in self.regex_rules:
-            candidates += [c for c in rule.spans(text) if not _overlaps_any(c[0], c[1], never)]
-        return [
-            Span(start=s, end=e, label=label, source=SOURCE, score=score)
-            for s, e, label, score in _longest_non_overlapping(candidates)
-        ]
+            candidates += [c for c in rule.spans(text) if not never or not _overlaps_any(c[0], c[1], never)]
+        return _longest_non_overlapping(candidates)
 
     def _symbols(self, text: str) -> tuple[str, list[tuple[int, int]]]:
         """One symbol per character: a word's kind on its first character, a lower-case tail on the rest."""
@@ -385,12 +389,16 @@ class PatternComponent:
         return self._matcher
 
     def __call__(self, doc: Doc) -> Doc:
-        matches = self.matcher.match(doc.text)
-        split_at_boundaries(doc, {b for m in matches for b in (m.start, m.end)})
-        spans = [doc.char_span(m.start, m.end, label=m.label, alignment_mode="strict") for m in matches]
+        matches = self.matcher.triples(doc.text)
+        has_ents = bool(doc.to_array("ENT_IOB").any())  # cheap, where reading doc.ents walks every token
+        if not matches:
+            doc.spans[SPANS_KEY] = []
+            return doc
+        split_at_boundaries(doc, {b for start, end, _, _ in matches for b in (start, end)})
+        spans = [doc.char_span(start, end, label=label, alignment_mode="strict") for start, end, label, _ in matches]
         spans = [s for s in spans if s is not None]  # only a span over pure whitespace can fail here
         doc.spans[SPANS_KEY] = spans
-        existing = list(doc.ents)
+        existing = list(doc.ents) if has_ents else []
         merged = merge_ents(existing, spans, overwrite=self.overwrite_ents)
         # Tokens outside every span keep their state: still "missing" for a NER that runs after
         # us and predicts around the preset entities; a model entity we replaced becomes "O".
@@ -422,13 +430,15 @@ def merge_ents(existing: list[SpacySpan], patterns: list[SpacySpan], *, overwrit
 
 def split_at_boundaries(doc: Doc, boundaries: set[int]) -> None:
     """Split every token that a character boundary falls inside of (e.g. jieba's 拉萨调查队)."""
-    cuts: list[tuple[Any, list[int]]] = []
-    for token in doc:
-        inner = sorted(b - token.idx for b in boundaries if token.idx < b < token.idx + len(token.text))
-        if inner:
-            cuts.append((token, inner))
-    if not cuts:
+    starts = doc.to_array("IDX").tolist()
+    inside: dict[int, list[int]] = {}
+    for b in sorted(boundaries):
+        i = bisect_right(starts, b) - 1  # the token starting at or before b
+        if i >= 0 and starts[i] < b < starts[i] + len(doc[i].text):
+            inside.setdefault(i, []).append(b - starts[i])
+    if not inside:
         return
+    cuts = [(doc[i], inner) for i, inner in inside.items()]
     with doc.retokenize() as retokenizer:
         for token, inner in cuts:
             edges = [0, *inner, len(token.text)]
