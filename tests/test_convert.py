@@ -1,14 +1,17 @@
 """`zhner convert`: corrected JSONL → DocBins by article split, with every misaligned span listed.
 
-Tokenisation is real: a small pkuseg model trained in a module fixture on the seed articles
-segmented by jieba. Being small, it cuts through several entities, which is the W030 case
+Tokenisation is real: a small pkuseg model trained (seeded) in a module fixture on the seed
+articles segmented by jieba. Being small, it cuts through several entities, which is the W030 case
 each policy must handle.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,12 +50,20 @@ CUTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pkuseg_pipeline(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A spaCy 'zh' pipeline whose tokenizer is a pkuseg model trained here on jieba's segmentation."""
-    import jieba
+# pkuseg's trainer shuffles with the unseeded global RNGs, so two trainings on the same lines
+# segment differently; seeded in a child process (its settings are a module-level singleton)
+# the model, and so every expected token below, is the same on every run.
+SEEDED_TRAIN = (
+    "import random, sys, numpy\n"
+    "random.seed(0); numpy.random.seed(0)\n"
+    "import spacy_pkuseg\n"
+    "spacy_pkuseg.train(sys.argv[1], sys.argv[2], sys.argv[3], train_iter=1)\n"
+)
 
-    from zhner.pipeline.segmenter import train_pkuseg
+
+def jieba_lines() -> list[str]:
+    """The seed articles' sentences, segmented by jieba (which ships its dictionary) into words."""
+    import jieba
 
     jieba.setLogLevel(60)
     lines = []
@@ -64,8 +75,25 @@ def pkuseg_pipeline(tmp_path_factory: pytest.TempPathFactory) -> str:
             for sentence in re.split(r"(?<=[。！？；])", raw):
                 if len(sentence.strip()) >= 4:
                     lines.append(" ".join(w for w in jieba.cut(sentence.strip()) if w.strip()))
+    return lines
+
+
+@pytest.fixture(scope="module")
+def pkuseg_pipeline(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A spaCy 'zh' pipeline whose tokenizer is a pkuseg model trained here (seconds) on jieba's words."""
     root = tmp_path_factory.mktemp("pkuseg")
-    model_dir = train_pkuseg(lines, root / "pkuseg", iterations=1)
+    lines = jieba_lines()
+    (root / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "test.txt").write_text("\n".join(lines[::20]) + "\n", encoding="utf-8")
+    model_dir = root / "model"
+    model_dir.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", SEEDED_TRAIN, "train.txt", "test.txt", str(model_dir)],
+        cwd=root,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+        capture_output=True,
+    )
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "pkuseg"}}})
     nlp.tokenizer.initialize(pkuseg_model=str(model_dir))
     nlp.to_disk(root / "pipeline")
@@ -89,8 +117,13 @@ def corrected(tmp_path: Path) -> dict[str, Path]:
     splits = tmp_path / "splits.json"
     srsly.write_json(
         splits,
-        {"seed": 13, "ratios": {"train": 0.7, "dev": 0.15, "test": 0.15}, "pinned_test": ["C"],
-         "articles": {"A": "train", "B": "dev", "C": "test"}, "duplicates": {"D": "train"}},
+        {
+            "seed": 13,
+            "ratios": {"train": 0.7, "dev": 0.15, "test": 0.15},
+            "pinned_test": ["C"],
+            "articles": {"A": "train", "B": "dev", "C": "test"},
+            "duplicates": {"D": "train"},
+        },
     )
     return {"jsonl": jsonl, "splits": splits, "out": tmp_path / "corpus"}
 
@@ -98,7 +131,9 @@ def corrected(tmp_path: Path) -> dict[str, Path]:
 def read_docs(path: Path) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
     """segment id → (tokens, [(entity text, label)]) of a written DocBin."""
     docs = DocBin().from_disk(path).get_docs(spacy.blank("zh").vocab)
-    return {d.user_data["segment_id"]: ([t.text for t in d], [(e.text, e.label_) for e in d.ents]) for d in docs}
+    return {
+        d.user_data["segment_id"]: ([t.text for t in d], [(e.text, e.label_) for e in d.ents]) for d in docs
+    }
 
 
 def outcomes(summary) -> dict[tuple[str, str], tuple[str, str | None]]:
@@ -106,8 +141,14 @@ def outcomes(summary) -> dict[tuple[str, str], tuple[str, str | None]]:
 
 
 def run(corrected: dict[str, Path], pipeline: str, policy: str, **kw):
-    return convert([corrected["jsonl"]], corrected["out"], splits=corrected["splits"], model=pipeline,
-                   misaligned=policy, **kw)
+    return convert(
+        [corrected["jsonl"]],
+        corrected["out"],
+        splits=corrected["splits"],
+        model=pipeline,
+        misaligned=policy,
+        **kw,
+    )
 
 
 def test_the_fixture_tokenizer_cuts_through_these_entities(pkuseg_pipeline):
@@ -202,7 +243,9 @@ def test_docs_follow_the_article_split_with_their_ids_and_counts(corrected, pkus
     assert summary.entities["test"] == {"ORG": 1, "GPE": 1, "QUANTITY": 1}
     assert summary.entities["train"] == {"GPE": 3, "ORG": 1}  # 色尼区 was dropped, and listed
     assert summary.tokens["test"] == sum(len(toks) for toks, _ in test.values())
-    listed = [json.loads(line) for line in (corrected["out"] / "misaligned.jsonl").read_text("utf-8").splitlines()]
+    listed = [
+        json.loads(line) for line in (corrected["out"] / "misaligned.jsonl").read_text("utf-8").splitlines()
+    ]
     assert [(m["segment_id"], m["text"], m["outcome"]) for m in listed] == [
         (m.segment_id, m.text, m.outcome) for m in summary.misaligned
     ]
@@ -211,12 +254,26 @@ def test_docs_follow_the_article_split_with_their_ids_and_counts(corrected, pkus
 def test_doccano_export_shapes_are_accepted(tmp_path, corrected, pkuseg_pipeline):
     # Doccano's own export: ids flattened to the top level, spans as "label" or as "entities"
     export = tmp_path / "export.jsonl"
-    srsly.write_jsonl(export, [
-        {"id": 7, "text": "西藏日报社", "label": [[0, 5, "ORG"]], "Comments": [], "segment_id": "A-009-00",
-         "article_id": "A"},
-        {"id": 8, "text": "拉萨市区的群众", "entities": [{"id": 1, "label": "GPE", "start_offset": 0, "end_offset": 2}],
-         "relations": [], "meta": {"segment_id": "B-009-00"}},  # article id taken from the segment id
-    ])
+    srsly.write_jsonl(
+        export,
+        [
+            {
+                "id": 7,
+                "text": "西藏日报社",
+                "label": [[0, 5, "ORG"]],
+                "Comments": [],
+                "segment_id": "A-009-00",
+                "article_id": "A",
+            },
+            {
+                "id": 8,
+                "text": "拉萨市区的群众",
+                "entities": [{"id": 1, "label": "GPE", "start_offset": 0, "end_offset": 2}],
+                "relations": [],
+                "meta": {"segment_id": "B-009-00"},
+            },  # article id taken from the segment id
+        ],
+    )
     summary = convert([export], corrected["out"], splits=corrected["splits"], model=pkuseg_pipeline)
     assert summary.docs == {"train": 1, "dev": 1, "test": 0}
     assert read_docs(corrected["out"] / "dev.spacy")["B-009-00"][1] == [("拉萨", "GPE")]
@@ -224,8 +281,12 @@ def test_doccano_export_shapes_are_accepted(tmp_path, corrected, pkuseg_pipeline
 
 def test_a_later_record_of_the_same_segment_wins_and_is_reported(tmp_path, corrected, pkuseg_pipeline):
     later = tmp_path / "corrected" / "ann2.jsonl"
-    srsly.write_jsonl(later, [{"text": "西藏日报社", "label": [], "meta": {"segment_id": "A-003-00", "article_id": "A"}}])
-    summary = convert([corrected["jsonl"].parent], corrected["out"], splits=corrected["splits"], model=pkuseg_pipeline)
+    srsly.write_jsonl(
+        later, [{"text": "西藏日报社", "label": [], "meta": {"segment_id": "A-003-00", "article_id": "A"}}]
+    )
+    summary = convert(
+        [corrected["jsonl"].parent], corrected["out"], splits=corrected["splits"], model=pkuseg_pipeline
+    )
     assert summary.records == len(RECORDS) + 1
     assert len(summary.duplicates) == 1 and "A-003-00" in summary.duplicates[0]
     assert read_docs(corrected["out"] / "train.spacy")["A-003-00"][1] == []
@@ -235,15 +296,28 @@ def test_a_later_record_of_the_same_segment_wins_and_is_reported(tmp_path, corre
     ("line", "message"),
     [
         ("{not json", "bad.jsonl:2: not valid JSON"),
-        ('{"text": "拉萨", "label": [[0, 5, "GPE"]], "meta": {"segment_id": "A-5-0"}}', "bad.jsonl:2: invalid record"),
-        ('{"text": "拉萨", "label": [[0, 2, "CITY"]], "meta": {"segment_id": "A-5-0"}}', "bad.jsonl:2: unknown label 'CITY'"),
-        ('{"text": "拉萨市", "label": [[0, 2, "GPE"], [1, 3, "GPE"]], "meta": {"segment_id": "A-5-0"}}',
-         "bad.jsonl:2: spans [0, 2, 'GPE'] and [1, 3, 'GPE'] overlap"),
+        (
+            '{"text": "拉萨", "label": [[0, 5, "GPE"]], "meta": {"segment_id": "A-5-0"}}',
+            "bad.jsonl:2: invalid record",
+        ),
+        (
+            '{"text": "拉萨", "label": [[0, 2, "CITY"]], "meta": {"segment_id": "A-5-0"}}',
+            "bad.jsonl:2: unknown label 'CITY'",
+        ),
+        (
+            '{"text": "拉萨市", "label": [[0, 2, "GPE"], [1, 3, "GPE"]], "meta": {"segment_id": "A-5-0"}}',
+            "bad.jsonl:2: spans [0, 2, 'GPE'] and [1, 3, 'GPE'] overlap",
+        ),
         ('{"text": "拉萨", "label": [], "meta": {}}', "bad.jsonl:2: no meta.segment_id/article_id"),
-        ('{"text": "拉萨", "label": [], "meta": {"segment_id": "Z-000-00"}}', "bad.jsonl:2: article 'Z' is not in"),
+        (
+            '{"text": "拉萨", "label": [], "meta": {"segment_id": "Z-000-00"}}',
+            "bad.jsonl:2: article 'Z' is not in",
+        ),
     ],
 )
-def test_bad_lines_are_named_by_file_and_line_and_nothing_is_written(tmp_path, corrected, pkuseg_pipeline, line, message):
+def test_bad_lines_are_named_by_file_and_line_and_nothing_is_written(
+    tmp_path, corrected, pkuseg_pipeline, line, message
+):
     bad = tmp_path / "bad.jsonl"
     good = '{"text": "西藏日报社", "label": [[0, 5, "ORG"]], "meta": {"segment_id": "A-003-00"}}'
     bad.write_text(good + "\n" + line + "\n", encoding="utf-8")
@@ -253,8 +327,18 @@ def test_bad_lines_are_named_by_file_and_line_and_nothing_is_written(tmp_path, c
 
 
 def test_cli_prints_a_summary_and_refuses_to_overwrite(corrected, pkuseg_pipeline):
-    args = ["convert", str(corrected["jsonl"]), "--out", str(corrected["out"]), "--splits", str(corrected["splits"]),
-            "--model", pkuseg_pipeline, "--misaligned", "contract"]
+    args = [
+        "convert",
+        str(corrected["jsonl"]),
+        "--out",
+        str(corrected["out"]),
+        "--splits",
+        str(corrected["splits"]),
+        "--model",
+        pkuseg_pipeline,
+        "--misaligned",
+        "contract",
+    ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "6 entities not on token boundaries (policy contract)" in first.output

@@ -108,7 +108,19 @@ vectors = null
 
 # Silver entities for the seed sentences: a gazetteer and two patterns, longest match first.
 GAZETTEER = {
-    "GPE": ["西藏自治区", "拉萨市", "拉萨", "日喀则市", "山南市", "那曲市", "林芝市", "昌都市", "中国", "全区", "尼木县"],
+    "GPE": [
+        "西藏自治区",
+        "拉萨市",
+        "拉萨",
+        "日喀则市",
+        "山南市",
+        "那曲市",
+        "林芝市",
+        "昌都市",
+        "中国",
+        "全区",
+        "尼木县",
+    ],
     "ORG": ["西藏自治区党委", "党中央", "人民日报", "自治区党委", "区党委"],
 }
 PATTERNS = {
@@ -118,8 +130,12 @@ PATTERNS = {
 
 
 def silver_spans(text: str) -> list[tuple[int, int, str]]:
-    found = [(m.start(), m.end(), label) for label, words in GAZETTEER.items() for w in words
-             for m in re.finditer(re.escape(w), text)]
+    found = [
+        (m.start(), m.end(), label)
+        for label, words in GAZETTEER.items()
+        for w in words
+        for m in re.finditer(re.escape(w), text)
+    ]
     found += [(m.start(), m.end(), label) for label, rx in PATTERNS.items() for m in rx.finditer(text)]
     kept: list[tuple[int, int, str]] = []
     for s, e, label in sorted(found, key=lambda x: (x[0] - x[1], x[0])):
@@ -132,8 +148,11 @@ def silver_spans(text: str) -> list[tuple[int, int, str]]:
 def curve_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("curve")
     sentences = [
-        s for p in sorted(SEEDS.glob("*.txt")) for raw in p.read_text(encoding="utf-8").splitlines()
-        for s in re.split(r"(?<=[。！？])", raw.strip()) if 10 <= len(s) <= 120
+        s
+        for p in sorted(SEEDS.glob("*.txt"))
+        for raw in p.read_text(encoding="utf-8").splitlines()
+        for s in re.split(r"(?<=[。！？])", raw.strip())
+        if 10 <= len(s) <= 120
     ]
     nlp = spacy.blank("zh")
     docs = []
@@ -143,8 +162,11 @@ def curve_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         doc.user_data["segment_id"] = f"s{i:03d}"
         docs.append(doc)
     # every 5th sentence is held out for test, every 5th of the rest for dev
-    parts = {"test": docs[::5], "dev": [d for i, d in enumerate(docs) if i % 5 and i % 5 == 1],
-             "train": [d for i, d in enumerate(docs) if i % 5 > 1]}
+    parts = {
+        "test": docs[::5],
+        "dev": [d for i, d in enumerate(docs) if i % 5 and i % 5 == 1],
+        "train": [d for i, d in enumerate(docs) if i % 5 > 1],
+    }
     paths = {}
     for name, part in parts.items():
         paths[name] = root / f"{name}.spacy"
@@ -168,8 +190,13 @@ def test_subsets_are_nested_seeded_and_cover_everything():
 
 def test_train_curve_trains_four_models_and_writes_table_and_chart(curve_data, tmp_path):
     out = tmp_path / "reports"
-    result = train_curve(config=curve_data["config"], train=curve_data["train"], dev=curve_data["dev"],
-                         test=curve_data["test"], out=out)
+    result = train_curve(
+        config=curve_data["config"],
+        train=curve_data["train"],
+        dev=curve_data["dev"],
+        test=curve_data["test"],
+        out=out,
+    )
     n = curve_data["n_train"]
     assert [s["fraction"] for s in result["steps"]] == [0.25, 0.5, 0.75, 1.0]
     assert [s["docs"] for s in result["steps"]] == [math.ceil(f * n) for f in (0.25, 0.5, 0.75, 1.0)]
@@ -187,9 +214,22 @@ def test_train_curve_trains_four_models_and_writes_table_and_chart(curve_data, t
 
 def test_cli_passes_config_overrides_to_spacy_and_the_full_model_learns(curve_data, tmp_path):
     # ten epochs on all the data: a model that trained and was scored on the test docs finds entities
-    args = ["train-curve", str(curve_data["config"]), "--train", str(curve_data["train"]), "--dev",
-            str(curve_data["dev"]), "--test", str(curve_data["test"]), "--out", str(tmp_path),
-            "--fractions", "0.25,1", "--training.max_epochs", "10"]
+    args = [
+        "train-curve",
+        str(curve_data["config"]),
+        "--train",
+        str(curve_data["train"]),
+        "--dev",
+        str(curve_data["dev"]),
+        "--test",
+        str(curve_data["test"]),
+        "--out",
+        str(tmp_path),
+        "--fractions",
+        "0.25,1",
+        "--training.max_epochs",
+        "10",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "curve.json").read_text(encoding="utf-8"))
@@ -204,11 +244,21 @@ def test_too_few_documents_and_a_bad_config_are_reported(curve_data, tmp_path):
     few = tmp_path / "few.spacy"
     DocBin(docs=[spacy.blank("zh").make_doc("拉萨")]).to_disk(few)
     with pytest.raises(ZhnerError, match=r"E420.*1 training documents; train-curve needs at least 4"):
-        train_curve(config=curve_data["config"], train=few, dev=curve_data["dev"], test=curve_data["test"],
-                    out=tmp_path)
+        train_curve(
+            config=curve_data["config"],
+            train=few,
+            dev=curve_data["dev"],
+            test=curve_data["test"],
+            out=tmp_path,
+        )
     bad = tmp_path / "bad.cfg"
     bad.write_text(TINY_CONFIG, encoding="utf-8")  # not filled: spaCy refuses it, we name the step
     with pytest.raises(ZhnerError, match=r"E421\] spaCy training on 25% of the documents failed"):
-        train_curve(config=bad, train=curve_data["train"], dev=curve_data["dev"], test=curve_data["test"],
-                    out=tmp_path)
+        train_curve(
+            config=bad,
+            train=curve_data["train"],
+            dev=curve_data["dev"],
+            test=curve_data["test"],
+            out=tmp_path,
+        )
     assert not (tmp_path / "curve.json").exists()

@@ -32,7 +32,13 @@ GOLD = [
     [],
 ]
 PRED = [
-    [Ent(0, 5, "GPE"), Ent(10, 13, "GPE"), Ent(20, 24, "QUANTITY"), Ent(29, 33, "QUANTITY"), Ent(50, 52, "ORG")],
+    [
+        Ent(0, 5, "GPE"),
+        Ent(10, 13, "GPE"),
+        Ent(20, 24, "QUANTITY"),
+        Ent(29, 33, "QUANTITY"),
+        Ent(50, 52, "ORG"),
+    ],
     [Ent(0, 2, "ORG")],
 ]
 
@@ -141,13 +147,24 @@ def test_micro_scores_agree_with_nervaluate_when_overlaps_are_one_to_one():
     def as_dicts(docs):  # nervaluate counts inclusive end offsets
         return [[{"label": e.label, "start": e.start, "end": e.end - 1} for e in doc] for doc in docs]
 
-    theirs = nervaluate.Evaluator(as_dicts(gold_docs), as_dicts(pred_docs), tags=LABELS, loader="dict").evaluate()
+    theirs = nervaluate.Evaluator(
+        as_dicts(gold_docs), as_dicts(pred_docs), tags=LABELS, loader="dict"
+    ).evaluate()
     ours = score(gold_docs, pred_docs, LABELS)
-    for scheme, their_name in [("strict", "strict"), ("exact", "exact"), ("partial", "partial"), ("type", "ent_type")]:
+    for scheme, their_name in [
+        ("strict", "strict"),
+        ("exact", "exact"),
+        ("partial", "partial"),
+        ("type", "ent_type"),
+    ]:
         t = theirs["overall"][their_name]
         o = ours[scheme]["micro"]
         assert (o["COR"], o["INC"], o["PAR"], o["MIS"], o["SPU"]) == (
-            t.correct, t.incorrect, t.partial, t.missed, t.spurious
+            t.correct,
+            t.incorrect,
+            t.partial,
+            t.missed,
+            t.spurious,
         ), scheme
         assert (o["p"], o["r"], o["f"]) == pytest.approx((t.precision, t.recall, t.f1)), scheme
 
@@ -157,7 +174,11 @@ def test_confusion_has_missed_and_spurious():
     conf = confusion(docs, PRED, LABELS)
     assert conf["rows"] == [*LABELS, "SPURIOUS"]
     assert conf["columns"] == [*LABELS, "MISSED"]
-    cell = {(r, c): conf["matrix"][i][j] for i, r in enumerate(conf["rows"]) for j, c in enumerate(conf["columns"])}
+    cell = {
+        (r, c): conf["matrix"][i][j]
+        for i, r in enumerate(conf["rows"])
+        for j, c in enumerate(conf["columns"])
+    }
     assert cell[("ORG", "GPE")] == 1  # 西藏自治区党委-like: gold ORG found as GPE
     assert cell[("GPE", "GPE")] == 1
     assert cell[("DATE", "QUANTITY")] == 1
@@ -213,7 +234,13 @@ def eval_setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     db.to_disk(data)
     # good: 4 of 5 right, misses 普松村. strict P = 4/4, R = 4/5, F = 8/9.
     # OntoNotes labels on purpose: MONEY must be mapped to QUANTITY, PERSON dropped.
-    good_patterns = [("西藏自治区党委", "ORG"), ("拉萨市", "GPE"), ("6万余元", "MONEY"), ("尼木县", "GPE"), ("会议", "PERSON")]
+    good_patterns = [
+        ("西藏自治区党委", "ORG"),
+        ("拉萨市", "GPE"),
+        ("6万余元", "MONEY"),
+        ("尼木县", "GPE"),
+        ("会议", "PERSON"),
+    ]
     good = _ruler_pipeline(root / "good", good_patterns)
     # weak: 西藏自治区 GPE (boundary error), 拉萨市 and 尼木县 right, 普松村 as LOC (type error),
     # 6万余元 missed. strict P = 2/4, R = 2/5, F = 4/9.
@@ -224,7 +251,9 @@ def eval_setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_evaluate_scores_pipelines_and_writes_every_report(eval_setup, tmp_path):
     out = tmp_path / "reports"
-    metrics = evaluate(model=eval_setup["good"], data=eval_setup["data"], baseline=eval_setup["weak"], out=out)
+    metrics = evaluate(
+        model=eval_setup["good"], data=eval_setup["data"], baseline=eval_setup["weak"], out=out
+    )
     assert metrics["model"]["strict"]["p"] == pytest.approx(1.0)
     assert metrics["model"]["strict"]["r"] == pytest.approx(0.8)
     assert metrics["model"]["strict"]["f"] == pytest.approx(8 / 9)
@@ -238,9 +267,9 @@ def test_evaluate_scores_pipelines_and_writes_every_report(eval_setup, tmp_path)
         assert set(saved[who]["per_label"]) == set(LABELS)
         assert {"exact", "partial", "type"} <= set(saved[who])
     boundary = [e for e in saved["baseline"]["errors"] if e["kind"] == "boundary"]
-    assert [(e["gold"]["text"], e["gold"]["label"], e["pred"]["text"], e["pred"]["label"]) for e in boundary] == [
-        ("西藏自治区党委", "ORG", "西藏自治区", "GPE")
-    ]
+    assert [
+        (e["gold"]["text"], e["gold"]["label"], e["pred"]["text"], e["pred"]["label"]) for e in boundary
+    ] == [("西藏自治区党委", "ORG", "西藏自治区", "GPE")]
 
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "Gate PASSED" in md
@@ -262,7 +291,9 @@ def test_only_erroneous_documents_are_rendered(eval_setup, tmp_path):
 
 def test_report_files_are_not_overwritten_without_force(eval_setup, tmp_path):
     (tmp_path / "report.md").write_text("keep me", encoding="utf-8")
-    result = CliRunner().invoke(app, ["evaluate", eval_setup["good"], str(eval_setup["data"]), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["evaluate", eval_setup["good"], str(eval_setup["data"]), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == "keep me"
@@ -297,7 +328,9 @@ def test_errors_exit_1_with_one_line(eval_setup, tmp_path):
     missing_model = runner.invoke(app, ["evaluate", str(tmp_path / "nope"), data, "-o", str(tmp_path)])
     assert missing_model.exit_code == 1
     assert "E205" in missing_model.output
-    missing_data = runner.invoke(app, ["evaluate", eval_setup["good"], str(tmp_path / "x.spacy"), "-o", str(tmp_path)])
+    missing_data = runner.invoke(
+        app, ["evaluate", eval_setup["good"], str(tmp_path / "x.spacy"), "-o", str(tmp_path)]
+    )
     assert missing_data.exit_code == 1 and "file not found" in missing_data.output
     not_docbin = tmp_path / "bad.spacy"
     not_docbin.write_bytes(b"not a docbin")

@@ -58,7 +58,7 @@ class CorrectedRecord(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _spans_in_text(self) -> "CorrectedRecord":
+    def _spans_in_text(self) -> CorrectedRecord:
         n = len(self.text)
         for start, end, label in self.label:
             if not 0 <= start < end <= n:
@@ -156,7 +156,9 @@ def read_records(path: Path, scheme: LabelScheme) -> Iterator[Source]:
             try:
                 record = CorrectedRecord.model_validate(data)
             except ValidationError as err:
-                reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors())
+                reason = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors()
+                )
                 raise fail("E003", path=path, line=lineno, reason=reason) from None
             yield _source(path, lineno, record, scheme)
 
@@ -241,7 +243,9 @@ def align(
         if span is not None:
             item = None
             if was_misaligned and (cut := was_misaligned.get((t_start, t_end, label))) is not None:
-                item = Misaligned(src.where, src.segment_id, label, t_start, t_end, span.text, cut, "retokenized", span.text)
+                item = Misaligned(
+                    src.where, src.segment_id, label, t_start, t_end, span.text, cut, "retokenized", span.text
+                )
                 problems.append(item)
             ents.append((span, item))
             continue
@@ -253,7 +257,9 @@ def align(
             outcome = "dropped: no whole token inside"
         else:
             outcome = OUTCOME[policy]
-        item = _misaligned(src, doc, t_start, t_end, label, outcome, fixed.text if fixed is not None else None)
+        item = _misaligned(
+            src, doc, t_start, t_end, label, outcome, fixed.text if fixed is not None else None
+        )
         problems.append(item)
         if fixed is not None and policy != "reject":
             ents.append((fixed, item))
@@ -263,19 +269,30 @@ def align(
         return None
     doc.ents = _without_overlaps(ents, src, doc, summary)
     doc.user_data.update(
-        {"segment_id": src.segment_id, "article_id": src.article_id, "annotator": src.annotator, "source": src.where}
+        {
+            "segment_id": src.segment_id,
+            "article_id": src.article_id,
+            "annotator": src.annotator,
+            "source": src.where,
+        }
     )
     return doc
 
 
-OUTCOME = {"expand": "expanded", "contract": "contracted", "retokenize": "expanded: retokenizing did not align it"}
+OUTCOME = {
+    "expand": "expanded",
+    "contract": "contracted",
+    "retokenize": "expanded: retokenizing did not align it",
+}
 
 
 def _misaligned(
     src: Source, doc: Doc, start: int, end: int, label: str, outcome: str, result: str | None
 ) -> Misaligned:
     text = doc.text[start:end]
-    return Misaligned(src.where, src.segment_id, label, start, end, text, cut_tokens(doc, start, end), outcome, result)
+    return Misaligned(
+        src.where, src.segment_id, label, start, end, text, cut_tokens(doc, start, end), outcome, result
+    )
 
 
 def _without_overlaps(
@@ -302,7 +319,9 @@ def _without_overlaps(
 def load_tokenizer(model: str) -> Language:
     """The pipeline whose tokenizer the corpus must share (its other components are not needed)."""
     try:
-        return spacy.load(model, exclude=["ner", "entity_ruler", "tok2vec", "transformer", "parser", "tagger"])
+        return spacy.load(
+            model, exclude=["ner", "entity_ruler", "tok2vec", "transformer", "parser", "tagger"]
+        )
     except (OSError, ValueError) as err:
         raise fail("E205", model=model, reason=str(err).splitlines()[0]) from None
 

@@ -50,7 +50,14 @@ def nested_subsets(n: int, fractions: Sequence[float], seed: int) -> list[list[i
 
 
 def train_once(
-    config: Path, train: Path, dev: Path, out: Path, *, overrides: Mapping[str, Any], use_gpu: int, percent: int
+    config: Path,
+    train: Path,
+    dev: Path,
+    out: Path,
+    *,
+    overrides: Mapping[str, Any],
+    use_gpu: int,
+    percent: int,
 ) -> Path:
     """Train one pipeline with spaCy's own loop (as `spacy train` does) and return the best model's path."""
     log = out / "train.log"
@@ -109,8 +116,13 @@ def train_curve(
             percent = round(100 * fraction)
             started = time.perf_counter()
             model_dir = train_once(
-                config, subset, Path(dev), Path(tmp) / f"model-{percent}",
-                overrides=overrides or {}, use_gpu=use_gpu, percent=percent,
+                config,
+                subset,
+                Path(dev),
+                Path(tmp) / f"model-{percent}",
+                overrides=overrides or {},
+                use_gpu=use_gpu,
+                percent=percent,
             )
             seconds = time.perf_counter() - started
             nlp = spacy.load(model_dir)
@@ -146,7 +158,8 @@ def render_curve_markdown(result: dict) -> str:
     lines = [
         "# Learning curve",
         "",
-        f"`{result['config']}` trained on nested parts of `{result['train']}` ({result['train_docs']} documents), "
+        f"`{result['config']}` trained on nested parts of `{result['train']}` "
+        f"({result['train_docs']} documents), "
         f"scored on `{result['test']}` ({result['test_docs']} documents). Figures in %.",
         "",
         "| training data | docs | P (strict) | R (strict) | F (strict) | F (partial) | train time (s) |",
@@ -154,7 +167,8 @@ def render_curve_markdown(result: dict) -> str:
     ]
     for s in result["steps"]:
         lines.append(
-            f"| {100 * s['fraction']:.0f} % | {s['docs']} | {100 * s['strict']['p']:.1f} | {100 * s['strict']['r']:.1f} "
+            f"| {100 * s['fraction']:.0f} % | {s['docs']} "
+            f"| {100 * s['strict']['p']:.1f} | {100 * s['strict']['r']:.1f} "
             f"| {100 * s['strict']['f']:.1f} | {100 * s['partial']['f']:.1f} | {s['train_seconds']:.1f} |"
         )
     steps = result["steps"]

@@ -79,7 +79,9 @@ def predict(name: str, docs: Sequence[GoldDoc], scheme: LabelScheme, batch_size:
     """Run pipeline `name` on the gold texts (tokenised by its own tokenizer)."""
     nlp = load_pipeline(name)
     texts = [d.text for d in docs]
-    return Predictions(name=name, ents=[doc_ents(doc, scheme) for doc in nlp.pipe(texts, batch_size=batch_size)])
+    return Predictions(
+        name=name, ents=[doc_ents(doc, scheme) for doc in nlp.pipe(texts, batch_size=batch_size)]
+    )
 
 
 def error_pairs(gold: GoldDoc, pred: Sequence[Ent]) -> list[dict]:
@@ -160,7 +162,9 @@ def compare(model: dict, baseline: dict, labels: Sequence[str]) -> dict:
     return {
         "micro": {s: model[s]["f"] - baseline[s]["f"] for s in SCHEMES},
         "per_label": {
-            label: {s: model["per_label"][label][s]["f"] - baseline["per_label"][label][s]["f"] for s in SCHEMES}
+            label: {
+                s: model["per_label"][label][s]["f"] - baseline["per_label"][label][s]["f"] for s in SCHEMES
+            }
             for label in labels
         },
     }

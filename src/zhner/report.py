@@ -77,7 +77,8 @@ def render_markdown(metrics: dict) -> str:
         verdict = "PASSED" if gate["passed"] else "FAILED"
         lines += [
             f"**Gate {verdict}**: strict micro F {_pct(model['strict']['f'])} vs baseline "
-            f"{_pct(base['strict']['f'])} (drop {_delta(gate['drop'])} points, allowed {_pct(gate['max_drop'])}).",
+            f"{_pct(base['strict']['f'])} (drop {_delta(gate['drop'])} points, "
+            f"allowed {_pct(gate['max_drop'])}).",
             "",
         ]
     lines += ["## Micro scores (%)", ""]
@@ -86,7 +87,12 @@ def render_markdown(metrics: dict) -> str:
     for s in schemes:
         row = [s, _pct(model[s]["p"]), _pct(model[s]["r"]), _pct(model[s]["f"])]
         if base:
-            row += [_pct(base[s]["p"]), _pct(base[s]["r"]), _pct(base[s]["f"]), _delta(metrics["diff"]["micro"][s])]
+            row += [
+                _pct(base[s]["p"]),
+                _pct(base[s]["r"]),
+                _pct(base[s]["f"]),
+                _delta(metrics["diff"]["micro"][s]),
+            ]
         rows.append(row)
     lines += _table(header, rows)
     lines += ["## Per label, strict (%)", ""]
@@ -123,8 +129,13 @@ def _errors_md(errors: Sequence[dict], who: str) -> list[str]:
     ]
     listed = [e for e in errors if e["kind"] in ("boundary", "type")]
     if listed:
-        lines += [f"### Boundary and type errors ({min(len(listed), MAX_LISTED_ERRORS)} of {len(listed)})", ""]
-        rows = [[_cell(e["doc"]), e["kind"], _ent(e["gold"]), _ent(e["pred"])] for e in listed[:MAX_LISTED_ERRORS]]
+        lines += [
+            f"### Boundary and type errors ({min(len(listed), MAX_LISTED_ERRORS)} of {len(listed)})",
+            "",
+        ]
+        rows = [
+            [_cell(e["doc"]), e["kind"], _ent(e["gold"]), _ent(e["pred"])] for e in listed[:MAX_LISTED_ERRORS]
+        ]
         lines += _table(["document", "kind", "gold", "found as"], rows)
     return lines
 
@@ -140,7 +151,9 @@ def render_errors_html(docs: Sequence[GoldDoc], preds: Mapping[str, Predictions]
         for who, p in preds.items():
             parts.append(_manual(doc.text, p.ents[i], f"{doc.id} — {who} ({p.name})"))
     if not parts:
-        parts.append({"text": "No errors: every document matches its gold entities.", "ents": [], "title": "zhner"})
+        parts.append(
+            {"text": "No errors: every document matches its gold entities.", "ents": [], "title": "zhner"}
+        )
     return displacy.render(parts, style="ent", manual=True, page=True, options={"colors": colors})
 
 
@@ -169,7 +182,12 @@ def plot_per_label(metrics: dict, path: Path, scheme: str = "strict") -> None:
     try:
         for k, (who, m) in enumerate(series.items()):
             xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
-            ax.bar(xs, [m["per_label"][label][scheme]["f"] for label in labels], width, label=f"{who}: {m['name']}")
+            ax.bar(
+                xs,
+                [m["per_label"][label][scheme]["f"] for label in labels],
+                width,
+                label=f"{who}: {m['name']}",
+            )
         ax.set_xticks(range(len(labels)), labels)
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"F ({scheme})")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
 import typer
-from wasabi import table
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg
@@ -18,11 +23,21 @@ Policy = Enum("Policy", {p: p for p in POLICIES}, type=str)  # typer shows the c
 @app.command("convert")
 @handle_errors
 def convert_cli(
-    inputs: list[Path] = typer.Argument(..., help="Corrected JSONL files (Doccano export or `zhner doccano pull`), or directories of them."),
-    out: Path = typer.Option(Path("corpus"), "--out", "-o", help="Directory for train.spacy, dev.spacy, test.spacy."),
-    splits: Path = typer.Option(Path("corpus/splits.json"), "--splits", help="Article split written by `zhner ingest`."),
-    model: str = typer.Option("models/zh_news_base", "--model", "-m", help="Pipeline whose tokenizer the corpus uses."),
-    misaligned: Policy = typer.Option("expand", "--misaligned", help="What to do with a span not on token boundaries."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Corrected JSONL files (Doccano export or `zhner doccano pull`), or directories of them."
+    ),
+    out: Path = typer.Option(
+        Path("corpus"), "--out", "-o", help="Directory for train.spacy, dev.spacy, test.spacy."
+    ),
+    splits: Path = typer.Option(
+        Path("corpus/splits.json"), "--splits", help="Article split written by `zhner ingest`."
+    ),
+    model: str = typer.Option(
+        "models/zh_news_base", "--model", "-m", help="Pipeline whose tokenizer the corpus uses."
+    ),
+    misaligned: Policy = typer.Option(
+        "expand", "--misaligned", help="What to do with a span not on token boundaries."
+    ),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite existing outputs."),
 ) -> None:
     """Tokenise corrected tasks with the pipeline to train and write DocBins by the article split."""
@@ -41,8 +56,11 @@ def print_summary(s: ConvertSummary) -> None:
     if s.trimmed_spans:
         msg.info(f"{s.trimmed_spans} spans had surrounding whitespace trimmed")
     labels = sorted({label for per in s.entities.values() for label in per})
-    rows = [[split, s.docs[split], s.tokens[split], *(s.entities[split].get(l, 0) for l in labels)] for split in SPLITS]
-    msg.text(table(rows, header=["split", "docs", "tokens", *labels], divider=True))
+    rows = [
+        [split, s.docs[split], s.tokens[split], *(s.entities[split].get(label, 0) for label in labels)]
+        for split in SPLITS
+    ]
+    print_table(["split", "docs", "tokens", *labels], rows)
     for split in SPLITS:
         if not s.docs[split]:
             msg.warn(f"no documents in {split}: no annotated article is assigned to it")
@@ -53,10 +71,17 @@ def print_summary(s: ConvertSummary) -> None:
         counts = ", ".join(f"{k} {n}" for k, n in sorted(s.outcomes.items()))
         msg.warn(f"{len(s.misaligned)} entities not on token boundaries (policy {s.policy}): {counts}")
         rows = [
-            [m.where, m.segment_id, m.label, m.text, " ".join(m.tokens), m.outcome + (f" → {m.result}" if m.result else "")]
+            [
+                m.where,
+                m.segment_id,
+                m.label,
+                m.text,
+                " ".join(m.tokens),
+                m.outcome + (f" → {m.result}" if m.result else ""),
+            ]
             for m in s.misaligned
         ]
-        msg.text(table(rows, header=["record", "segment", "label", "text", "cuts tokens", "outcome"], divider=True))
+        print_table(["record", "segment", "label", "text", "cuts tokens", "outcome"], rows)
     if s.rejected_docs:
         msg.warn(f"{len(s.rejected_docs)} documents left out: {', '.join(s.rejected_docs)}")
     if s.user_dict_words:
@@ -64,4 +89,15 @@ def print_summary(s: ConvertSummary) -> None:
             f"{len(s.user_dict_words)} words added to the pkuseg user dictionary ({s.outputs['user_dict']}); "
             "the pipeline you train must tokenise with them too"
         )
-    msg.good("Wrote " + ", ".join(s.outputs[k] for k in SPLITS) + f" (misaligned spans: {s.outputs['misaligned']})")
+    msg.good(
+        "Wrote " + ", ".join(s.outputs[k] for k in SPLITS) + f" (misaligned spans: {s.outputs['misaligned']})"
+    )
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain table that lines up Chinese text (rich counts double-width characters; wasabi does not)."""
+    grid = Table(*header, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for row in rows:
+        grid.add_row(*(Text(str(cell)) for cell in row))  # Text: user strings are never read as markup
+    # in a CI log there is no terminal width to respect: keep one record per line
+    Console(width=None if sys.stdout.isatty() else 240, highlight=False).print(grid)

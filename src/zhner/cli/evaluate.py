@@ -21,13 +21,15 @@ def evaluate_cli(
     model: str = typer.Argument(..., help="spaCy pipeline to evaluate: a path or an installed package name."),
     data: Path = typer.Argument(..., help="Gold documents: a .spacy DocBin such as corpus/test.spacy."),
     baseline: str = typer.Option(None, "--baseline", "-b", help="Pipeline to compare with (path or name)."),
-    out: Path = typer.Option(Path("reports"), "--out", "-o", help="Directory for report.md/json, errors.html, PNG."),
+    out: Path = typer.Option(
+        Path("reports"), "--out", "-o", help="Directory for report.md/json, errors.html, PNG."
+    ),
     max_drop: float = typer.Option(
         0.01, "--max-drop", help="Fail (exit 3) when strict micro F is more than this below the baseline's."
     ),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite existing report files."),
 ) -> None:
-    """P/R/F (strict, exact, partial, type), confusion, boundary errors; exit 3 when worse than the baseline."""
+    """P/R/F (strict, exact, partial, type), confusion, boundary errors; exit 3 below the baseline."""
     metrics = evaluate(model=model, data=data, baseline=baseline, max_drop=max_drop, out=out, force=force)
     m, b = metrics["model"], metrics["baseline"]
     header = ["scheme", "P", "R", "F"] + (["baseline F"] if b else [])
