@@ -19,9 +19,9 @@ def ents(line: str, rules) -> list[tuple[str, str]]:
 
 
 def test_tags_become_labels(rules):
-    line = "１２月/t  ３１日/t  ，/w  中共中央/nt  总书记/n  在/p  长江/ns  边/f  的/u  四川/ns  考察/v  ３/m  天/q"
+    line = "１２月/t  ３１日/t  ，/w  中共中央/nt  总书记/n  在/p  长江/ns  边/f  的/u  四川/ns  考察/v  ３/m  个/q  村/n"
     assert ents(line, rules) == [
-        ("１２月３１日", "DATE"), ("中共中央", "ORG"), ("长江", "LOC"), ("四川", "GPE"), ("３天", "QUANTITY"),
+        ("１２月３１日", "DATE"), ("中共中央", "ORG"), ("长江", "LOC"), ("四川", "GPE"), ("３个", "QUANTITY"),
     ]
 
 
@@ -58,3 +58,18 @@ def test_stats_measure_what_the_repair_absorbs(rules):
     stats = silver_stats(lines, rules)
     assert stats["compound_orgs"] == 1
     assert stats["naive_spans_inside_compound_orgs"] == {"GPE": 1}
+
+
+def test_guideline_decisions_for_dates_and_quantities(rules):
+    line = ("近/a  ３/m  年/q  来/f  ，/w  近/a  ３０００/m  人/q  ，/w  ８０％/m  以上/f  ，/w  一/m  批/q  干部/n  ，/w  "
+            "一/m  吨/q  ，/w  ６２/m  周年/q  ，/w  ３/m  小时/q  ，/w  去年/t  以来/f  ，/w  春节/t  前夕/f")
+    assert ents(line, rules) == [
+        ("近３年", "DATE"), ("近３０００人", "QUANTITY"), ("８０％以上", "QUANTITY"), ("一吨", "QUANTITY"),
+        ("６２周年", "QUANTITY"), ("去年", "DATE"), ("春节前夕", "DATE"),
+    ]
+
+
+def test_chained_divisions_are_one_gpe(rules):
+    assert ents("安徽省/ns  合肥市/ns  的/u  苏州/ns  寒山寺/ns", rules) == [
+        ("安徽省合肥市", "GPE"), ("苏州", "GPE"), ("寒山寺", "LOC"),
+    ]

@@ -35,8 +35,14 @@ class SilverRules(Strict):
     org_words: list[str] = Field(default_factory=list)
     date_exclude: list[str] = Field(default_factory=list)
     date_trailers: list[str] = Field(default_factory=list)
+    duration_units: list[str] = Field(default_factory=list)
+    untagged_units: list[str] = Field(default_factory=list)
     quantity_exclude_prefixes: list[str] = Field(default_factory=list)
     quantity_exclude_words: list[str] = Field(default_factory=list)
+    quantity_one_excluded_measures: list[str] = Field(default_factory=list)
+    quantity_prefixes: list[str] = Field(default_factory=list)
+    quantity_suffixes: list[str] = Field(default_factory=list)
+    merge_gpe_chains: bool = True
     repair_compound_orgs: bool = True
     org_run_tags: list[str]
     org_anchors: list[str] = Field(default_factory=list)
@@ -107,17 +113,26 @@ def silver_entities(tokens: Sequence[Token], rules: SilverRules) -> SilverSenten
         for start, end in _compound_orgs(tokens, rules):
             claim(start, end, "ORG")
             repaired += 1
-    for i, (word, tag) in enumerate(tokens):
+    i = 0
+    while i < len(tokens):
+        word, tag = tokens[i]
         if tag == "nt" or word in rules.org_words:
             claim(i, i + 1, "ORG")
         elif tag == "ns":
-            claim(i, i + 1, place_label(word, rules))
+            label, end = place_label(word, rules), i + 1
+            while (label == "GPE" and rules.merge_gpe_chains and end < len(tokens) and tokens[end][1] == "ns"
+                   and place_label(tokens[end][0], rules) == "GPE"):
+                end += 1
+            claim(i, end, label)
+            i = end
+            continue
         elif tag == "j" and word in rules.gpe_abbreviations:
             claim(i, i + 1, "GPE")
+        i += 1
     for start, end in _date_runs(tokens, rules):
         claim(start, end, "DATE")
-    for start, end in _quantities(tokens, rules):
-        claim(start, end, "QUANTITY")
+    for start, end, label in _quantities(tokens, rules):
+        claim(start, end, label)
     return SilverSentence(words=words, spans=sorted(spans), repaired=repaired)
 
 
@@ -169,8 +184,9 @@ def _date_runs(tokens: Sequence[Token], rules: SilverRules) -> list[tuple[int, i
     return runs
 
 
-def _quantities(tokens: Sequence[Token], rules: SilverRules) -> list[tuple[int, int]]:
-    found: list[tuple[int, int]] = []
+def _quantities(tokens: Sequence[Token], rules: SilverRules) -> list[tuple[int, int, str]]:
+    """m + q+ (with approximators) → QUANTITY; durations → DATE; percentages alone → QUANTITY."""
+    found: list[tuple[int, int, str]] = []
     i, n = 0, len(tokens)
     while i < n:
         word, tag = tokens[i]
@@ -180,8 +196,27 @@ def _quantities(tokens: Sequence[Token], rules: SilverRules) -> list[tuple[int, 
         j = i + 1
         while j < n and tokens[j][1] == "q":
             j += 1
-        if j > i + 1 or word.endswith(("%", "％")) or word.startswith("百分之"):
-            found.append((i, j))
+        measures = [w for w, _ in tokens[i + 1 : j]]
+        percent = word.endswith(("%", "％")) or word.startswith("百分之")
+        if not measures and not percent:
+            i = j
+            continue
+        if word == "一" and measures and measures[0] in rules.quantity_one_excluded_measures and len(measures) == 1:
+            i = j
+            continue
+        if measures and measures[-1] in rules.untagged_units:
+            i = j
+            continue
+        label = "DATE" if measures and measures[-1] in rules.duration_units else "QUANTITY"
+        start, end = i, j
+        if label == "QUANTITY":
+            if start > 0 and tokens[start - 1][0] in rules.quantity_prefixes:
+                start -= 1
+            if end < n and tokens[end][0] in rules.quantity_suffixes:
+                end += 1
+        elif start > 0 and tokens[start - 1][0] in rules.quantity_prefixes:
+            start -= 1
+        found.append((start, end, label))
         i = j
     return found
 
