@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -341,3 +343,24 @@ def test_errors_exit_1_with_one_line(eval_setup, tmp_path):
 
 def test_labels_come_from_the_label_scheme():
     assert list(load_labels().labels) == LABELS
+
+
+def test_a_pipeline_with_zhner_components_is_evaluated_in_a_fresh_process(eval_setup, tmp_path):
+    # the pre-annotator carries zhner's pattern component: `zhner evaluate` must register it itself
+    import zhner.pipeline.patterns  # noqa: F401  (only to build the pipeline here)
+
+    nlp = spacy.blank("zh")
+    nlp.add_pipe("zhner_patterns")
+    nlp.to_disk(tmp_path / "preannotator")
+    args = [
+        sys.executable,
+        "-m",
+        "zhner",
+        "evaluate",
+        str(tmp_path / "preannotator"),
+        str(eval_setup["data"]),
+    ]
+    done = subprocess.run([*args, "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    model = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))["model"]
+    assert model["strict"]["act"] > 0  # the patterns found some of 6万余元, 拉萨市, …

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import spacy
 import srsly
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from spacy.language import Language
@@ -27,6 +26,7 @@ from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail
+from zhner.evaluate import load_pipeline
 from zhner.io import atomic_open, check_writable, write_jsonl, write_text
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
@@ -317,13 +317,8 @@ def _without_overlaps(
 
 
 def load_tokenizer(model: str) -> Language:
-    """The pipeline whose tokenizer the corpus must share (its other components are not needed)."""
-    try:
-        return spacy.load(
-            model, exclude=["ner", "entity_ruler", "tok2vec", "transformer", "parser", "tagger"]
-        )
-    except (OSError, ValueError) as err:
-        raise fail("E205", model=model, reason=str(err).splitlines()[0]) from None
+    """The pipeline whose tokenizer the corpus must share (only its `make_doc` is used)."""
+    return load_pipeline(model)
 
 
 def convert(

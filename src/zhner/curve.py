@@ -24,7 +24,7 @@ from thinc.api import ConfigValidationError
 
 from zhner.config import load_labels
 from zhner.errors import fail
-from zhner.evaluate import doc_ents, read_gold
+from zhner.evaluate import doc_ents, load_pipeline, read_gold
 from zhner.io import atomic_open, check_writable, write_json, write_text
 from zhner.scoring import SCHEMES, score
 
@@ -63,6 +63,8 @@ def train_once(
     log = out / "train.log"
     out.mkdir(parents=True, exist_ok=True)
     all_overrides = {**overrides, "paths.train": str(train), "paths.dev": str(dev)}
+    import zhner.pipeline.patterns  # noqa: F401  a config may use the pattern component
+
     with log.open("w", encoding="utf-8") as stream:
         try:
             cfg = util.load_config(config, overrides=all_overrides, interpolate=False)
@@ -125,7 +127,7 @@ def train_curve(
                 percent=percent,
             )
             seconds = time.perf_counter() - started
-            nlp = spacy.load(model_dir)
+            nlp = load_pipeline(model_dir)
             pred = [doc_ents(d, scheme) for d in nlp.pipe([g.text for g in gold])]
             scores = score([g.ents for g in gold], pred, labels)
             step = {

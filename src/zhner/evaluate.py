@@ -40,8 +40,10 @@ class Predictions:
     ents: list[list[Ent]] = field(default_factory=list)
 
 
-def load_pipeline(name: str) -> Language:
+def load_pipeline(name: str | Path) -> Language:
     """Load a pipeline by path or package name, as a catalogued error when it cannot be loaded."""
+    import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory that zhner pipelines use
+
     try:
         return spacy.load(name)
     except (OSError, ValueError) as err:
