@@ -186,7 +186,8 @@ def test_hard_cases(by_segment: dict[str, Task], segment: str, text: str, label:
         (f"{A001}-002-00", "第一批"),  # ordinal
         (f"{A001}-005-00", "目前"),  # not a particular date
         (f"{A000}-006-00", "目前"),
-        (f"{A003}-000-00", "自治区"),  # level word of a congress's name (自治区第十次党代会)
+        (f"{A003}-000-00", "自治区"),  # 自治区 alone is never marked (here: 自治区第十次党代会)
+        (f"{A001}-017-00", "自治区"),
         (f"{A003}-011-00", "七一"),  # inside the quoted medal name “七一勋章”
         (f"{A003}-000-00", "四个创建"),  # name of a campaign
         (f"{A000}-003-00", "西藏自治区"),  # only inside the ORG 西藏自治区党委, never a span of its own
