@@ -339,6 +339,10 @@ def test_errors_exit_1_with_one_line(eval_setup, tmp_path):
     bad = runner.invoke(app, ["evaluate", eval_setup["good"], str(not_docbin), "-o", str(tmp_path / "r")])
     assert bad.exit_code == 1 and "not a spaCy DocBin" in bad.output
     assert not (tmp_path / "r" / "report.json").exists()
+    negative = runner.invoke(
+        app, ["evaluate", eval_setup["good"], data, "-o", str(tmp_path), "--max-drop", "-0.1"]
+    )
+    assert negative.exit_code == 1 and "E404" in negative.output
 
 
 def test_labels_come_from_the_label_scheme():
