@@ -354,3 +354,14 @@ def test_cli_prints_a_summary_and_refuses_to_overwrite(corrected, pkuseg_pipelin
     assert (corrected["out"] / "train.spacy").read_bytes() != before
     unknown = CliRunner().invoke(app, [*args[:-1], "drop"])
     assert unknown.exit_code == 2  # typer: not one of the choices
+
+
+def test_whitespace_taken_along_by_a_selection_is_trimmed_and_counted(tmp_path, corrected, pkuseg_pipeline):
+    # an annotator's drag took the space after 拉萨市 along: [0, 4) is "拉萨市 "
+    selected = tmp_path / "spaces.jsonl"
+    record = {"text": "拉萨市 投入资金", "label": [[0, 4, "GPE"]], "meta": {"segment_id": "A-008-00"}}
+    srsly.write_jsonl(selected, [record])
+    summary = convert([selected], corrected["out"], splits=corrected["splits"], model=pkuseg_pipeline)
+    assert summary.trimmed_spans == 1
+    assert summary.misaligned == []
+    assert read_docs(corrected["out"] / "train.spacy")["A-008-00"][1] == [("拉萨市", "GPE")]
