@@ -110,10 +110,18 @@ class ShortForm(Strict):
     levels: list[str]
     match: str
     replace: list[str]
+    max_word_frequency: int | None = Field(
+        None, description="keep a short form only if the word-frequency dictionary counts it less often"
+    )
+    reject: str | None = Field(None, description="drop short forms that this regex matches")
 
 
 class GazetteerFile(Strict):
     source: GazetteerSource
+    nations: GazetteerSource | None = Field(None, description="nationalities, one per line, for {NATION} in short forms")
+    word_frequencies: GazetteerSource | None = Field(
+        None, description="a 'word frequency tag' dictionary in an installed package (jieba's dict.txt)"
+    )
     skip_names: list[str] = Field(default_factory=list)
     min_county_length: int = 3
     short_forms: list[ShortForm] = Field(default_factory=list)
@@ -308,18 +316,59 @@ def read_divisions(gazetteer: GazetteerFile) -> list[tuple[str, str]]:
 
 def place_names(gazetteer: GazetteerFile) -> set[str]:
     """Full names of the divisions plus their short forms, as the gazetteer's rules say."""
-    rules = [(set(r.levels), re.compile(r.match), r.replace) for r in gazetteer.short_forms]
+    nation = f"(?:{_alternation(nations(gazetteer))})族?"
+    rules = [(set(r.levels), re.compile(r.match.replace("{NATION}", nation)), r.replace, r.max_word_frequency,
+              re.compile(r.reject) if r.reject else None) for r in gazetteer.short_forms]
     skip, stop = set(gazetteer.skip_names), set(gazetteer.short_form_stoplist)
     names: set[str] = set()
+    rare_if: dict[str, int] = {}  # short form → the frequency it must stay under
     for name, level in read_divisions(gazetteer):
         if name in skip or (level == "county" and len(name) < gazetteer.min_county_length):
             continue
         names.add(name)
-        for levels, regex, replacements in rules:
+        for levels, regex, replacements, max_freq, reject in rules:
             if level in levels and (m := regex.match(name)):
-                names.update(short for r in replacements if len(short := m.expand(r)) >= 2 and short not in stop)
+                for short in (m.expand(r) for r in replacements):
+                    if len(short) < 2 or short in stop or (reject and reject.search(short)):
+                        continue
+                    if max_freq is None:
+                        names.add(short)
+                    else:
+                        rare_if[short] = min(max_freq, rare_if.get(short, max_freq))
                 break
+    if rare_if:
+        freq = word_frequencies(gazetteer, set(rare_if))
+        names.update(short for short, limit in rare_if.items() if freq.get(short, 0) < limit)
     return names
+
+
+def nations(gazetteer: GazetteerFile) -> list[str]:
+    """Names of the nationalities without 族 (蒙古, 回, 藏 …), for the {NATION} placeholder."""
+    src = gazetteer.nations
+    if src is None:
+        return []
+    lines = _package_text(src, "nationalities").splitlines()
+    return [n.strip().removesuffix("族") for n in lines if n.strip()]
+
+
+def _package_text(src: GazetteerSource, what: str) -> str:
+    try:
+        return resources.files(src.package).joinpath(src.resource).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise fail("E206", path=f"{src.package}/{src.resource}", reason=f"{what} not installed ({err})") from None
+
+
+def word_frequencies(gazetteer: GazetteerFile, words: set[str]) -> dict[str, int]:
+    """Frequencies of `words` in the gazetteer's word-frequency dictionary (empty when none is configured)."""
+    src = gazetteer.word_frequencies
+    if src is None:
+        return {}
+    try:
+        with resources.files(src.package).joinpath(src.resource).open(encoding="utf-8") as f:
+            pairs = (line.split(" ", 2)[:2] for line in f)
+            return {w: int(n) for w, n in pairs if w in words}
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        raise fail("E206", path=f"{src.package}/{src.resource}", reason=f"word frequencies not installed ({err})")
 
 
 def build_automaton(lexicon: LexiconFile, places: set[str]) -> Any:
