@@ -43,6 +43,7 @@ class SilverRules(Strict):
     quantity_prefixes: list[str] = Field(default_factory=list)
     quantity_suffixes: list[str] = Field(default_factory=list)
     merge_gpe_chains: bool = True
+    gpe_suffix_words: list[str] = Field(default_factory=list)
     repair_compound_orgs: bool = True
     org_run_tags: list[str]
     org_anchors: list[str] = Field(default_factory=list)
@@ -120,9 +121,13 @@ def silver_entities(tokens: Sequence[Token], rules: SilverRules) -> SilverSenten
             claim(i, i + 1, "ORG")
         elif tag == "ns":
             label, end = place_label(word, rules), i + 1
-            while (label == "GPE" and rules.merge_gpe_chains and end < len(tokens) and tokens[end][1] == "ns"
-                   and place_label(tokens[end][0], rules) == "GPE"):
-                end += 1
+            while label == "GPE" and rules.merge_gpe_chains and end < len(tokens):
+                if tokens[end][1] == "n" and tokens[end][0] in rules.gpe_suffix_words:
+                    end += 1
+                elif tokens[end][1] == "ns" and place_label(tokens[end][0], rules) == "GPE":
+                    end += 1
+                else:
+                    break
             claim(i, end, label)
             i = end
             continue
