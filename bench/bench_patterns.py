@@ -2,9 +2,9 @@
 
     python bench/bench_patterns.py [--repeat 20] [--gold annotations/gold/seeds.jsonl]
 
-Speed: `match_patterns` over the seed articles repeated into one long text (characters/s), and
-a blank 'zh' pipeline (jieba segmenter) with and without the `zhner_patterns` component over the
-same text in paragraphs: the ratio is what the patterns cost the pre-annotation.
+Speed (characters per CPU second, one thread): `match_patterns` over the seed articles repeated into
+one long text, and a blank 'zh' pipeline (jieba segmenter) with and without the `zhner_patterns`
+component over the same text in paragraphs: the ratio is what the patterns cost the pre-annotation.
 Quality: exact-span scores of the patterns alone per label, per split of corpus/splits.json.
 Measures, never asserts; never reads the MSRA file. Writes bench/results/bench_patterns.json.
 """
@@ -31,12 +31,13 @@ def seed_text() -> str:
 
 
 def best_of(runs: int, fn) -> float:
-    """Fastest wall time of `runs` calls (the machine is shared: the minimum is the least disturbed)."""
+    """Least CPU time of `runs` calls: the machine is shared, and CPU time (one thread) is what
+    other processes disturb least; the minimum is the least disturbed run."""
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
