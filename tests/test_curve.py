@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -260,5 +261,20 @@ def test_too_few_documents_and_a_bad_config_are_reported(curve_data, tmp_path):
             dev=curve_data["dev"],
             test=curve_data["test"],
             out=tmp_path,
+        )
+    assert not (tmp_path / "curve.json").exists()
+
+
+def test_asking_for_a_gpu_without_one_is_one_clear_error(curve_data, tmp_path):
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed: --gpu-id would train on the GPU")
+    with pytest.raises(ZhnerError, match=r"E422\] --gpu-id 0: no usable GPU"):
+        train_curve(
+            config=curve_data["config"],
+            train=curve_data["train"],
+            dev=curve_data["dev"],
+            test=curve_data["test"],
+            out=tmp_path,
+            use_gpu=0,
         )
     assert not (tmp_path / "curve.json").exists()

@@ -20,7 +20,7 @@ from spacy import util
 from spacy.tokens import DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_nlp
-from thinc.api import ConfigValidationError
+from thinc.api import ConfigValidationError, require_gpu
 
 from zhner.config import load_labels
 from zhner.errors import fail
@@ -65,6 +65,11 @@ def train_once(
     all_overrides = {**overrides, "paths.train": str(train), "paths.dev": str(dev)}
     import zhner.pipeline.patterns  # noqa: F401  a config may use the pattern component
 
+    if use_gpu >= 0:
+        try:
+            require_gpu(use_gpu)  # as `spacy train --gpu-id` does; init_nlp alone stays on the CPU
+        except (ValueError, ImportError) as err:
+            raise fail("E422", gpu=use_gpu, reason=str(err).splitlines()[0]) from None
     with log.open("w", encoding="utf-8") as stream:
         try:
             cfg = util.load_config(config, overrides=all_overrides, interpolate=False)

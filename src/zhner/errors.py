@@ -66,6 +66,7 @@ class Errors:
     E415 = "--misaligned {value!r}: choose one of {choices}"
     E420 = "{path}: {n} training documents; train-curve needs at least {need} (one per step)"
     E421 = "spaCy training on {percent}% of the documents failed: {reason}"
+    E422 = "--gpu-id {gpu}: no usable GPU ({reason})"
 
 
 def fail(code: str, **fields: object) -> ZhnerError:
