@@ -322,7 +322,7 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, winner: str, dev_scores: dict, held
             "ents_per_type": per_type,
         },
         "zhner": {
-            "zhner_version": zhner.__version__ if hasattr(zhner, "__version__") else None,
+            "zhner_version": zhner.__version__,
             "spacy_version": spacy.__version__,
             "build_sha256": fingerprint,
             "build_seconds": round(seconds, 1),
