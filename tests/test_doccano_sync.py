@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def visible_spans(srv: LocalServer, user: str, project: str) -> dict[str, list[t
         proj = gw.find_project(project)
         names = {t.id: t.text for t in gw.span_types(proj.id)}
         return {
-            ex["meta"]["meta"]["segment_id"]: sorted(
+            ex["meta"]["segment_id"]: sorted(
                 (s.start_offset, s.end_offset, names[s.label]) for s in gw.spans(proj.id, ex["id"])
             )
             for ex in gw.examples(proj.id)
@@ -104,7 +105,7 @@ def correct_as(srv: LocalServer, user: str, project: str, segment_id: str, edit)
     with connect(srv.annotator_conn(user)) as gw:
         proj = gw.find_project(project)
         ids = {t.text: t.id for t in gw.span_types(proj.id)}
-        ex = next(e for e in gw.examples(proj.id) if e["meta"]["meta"]["segment_id"] == segment_id)
+        ex = next(e for e in gw.examples(proj.id) if e["meta"]["segment_id"] == segment_id)
         edit(gw, proj.id, ex["id"], gw.spans(proj.id, ex["id"]), ids)
         gw.confirm(proj.id, ex["id"])
 
@@ -124,8 +125,9 @@ def test_pull_keeps_each_annotators_corrections(doccano: LocalServer, tmp_path: 
         gw.create_span(pid, eid, text.index("捐赠"), text.index("捐赠") + 2, ids["ORG"])  # added
 
     correct_as(doccano, "alice", "pull", "art1-001-00", alice_edit)
-    result = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected")
-    assert result.path.name.startswith("pull-") and result.rejected == []
+    when = datetime(2026, 11, 22, 21, 0, 0, tzinfo=timezone.utc)
+    result = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected", now=when)
+    assert result.path.name == "pull-20261122T210000Z.jsonl" and result.rejected == []
     records = {(t.meta.segment_id, t.meta.annotator): t for t in read_jsonl(result.path, Task)}
     assert set(records) == {(t.meta.segment_id, u) for t in tasks for u in ("admin", "alice", "bob")}
     alice = records[("art1-001-00", "alice")]
@@ -136,9 +138,10 @@ def test_pull_keeps_each_annotators_corrections(doccano: LocalServer, tmp_path: 
     approved = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "approved", approved=True,
                     annotators=["alice"])  # fmt: skip
     assert [(t.meta.segment_id, t.meta.annotator) for t in read_jsonl(approved.path, Task)] == [("art1-001-00", "alice")]
-    # a second pull never overwrites the first
-    again = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected")
-    assert again.path != result.path and result.path.exists()
+    # a second pull in the same second never overwrites the first
+    first = result.path.read_bytes()
+    again = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected", now=when)
+    assert again.path.name == "pull-20261122T210000Z-2.jsonl" and result.path.read_bytes() == first
 
 
 def test_collaborative_project_shares_spans(doccano: LocalServer, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ re-run copies nothing twice and never brings back spans an annotator deleted.
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, sys.argv[1])
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -21,7 +22,7 @@ from django.db import connections  # noqa: E402
 # the web server and worker write to the same SQLite file: wait for their locks, do not fail
 connections["default"].settings_dict.setdefault("OPTIONS", {})["timeout"] = 120
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import OperationalError, connection, transaction  # noqa: E402
 from examples.models import Example  # noqa: E402
 from labels.models import Span  # noqa: E402
 
@@ -32,12 +33,15 @@ with connection.cursor() as cur:
         "CREATE TABLE IF NOT EXISTS zhner_shared (example_id INTEGER NOT NULL, user_id INTEGER NOT NULL,"
         " PRIMARY KEY (example_id, user_id))"
     )
-copied = 0
-for user in users:
-    if user == source:
-        continue
+
+
+def share(user: int) -> int:
+    """Copy to one annotator in one write transaction; returns the spans copied."""
     with transaction.atomic():
         with connection.cursor() as cur:
+            # take the write lock first: a read that later upgrades to a write gets "database is
+            # locked" at once, without waiting, when the worker writes at the same moment
+            cur.execute("DELETE FROM zhner_shared WHERE 0")
             cur.execute(
                 "SELECT s.example_id FROM zhner_shared s JOIN examples_example e ON e.id = s.example_id"
                 " WHERE s.user_id = %s AND e.project_id = %s",
@@ -55,5 +59,19 @@ for user in users:
         Span.objects.bulk_create(copies, batch_size=500)
         with connection.cursor() as cur:
             cur.executemany("INSERT OR IGNORE INTO zhner_shared VALUES (%s, %s)", [(e, user) for e in todo])
-        copied += len(copies)
+    return len(copies)
+
+
+copied = 0
+for user in users:
+    if user == source:
+        continue
+    for attempt in range(10):
+        try:
+            copied += share(user)
+            break
+        except OperationalError as err:
+            if "locked" not in str(err) or attempt == 9:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 print(json.dumps({"copied": copied}))

@@ -1,13 +1,17 @@
 """Task ⇄ Doccano JSONL records, and the checks each direction needs.
 
-A task travels as `{"text", "label", "meta": {...}}`: Doccano keeps unknown keys as example
-metadata and exports them back, so `meta` (segment id, text hash, pre-annotations) survives the
-round trip. Every row carries exactly the same keys: one row with other keys fails a whole import.
+A task travels as `{"text", "label", "segment_id", "article_id", "meta": "<JSON>"}`: Doccano keeps
+unknown keys as example metadata and exports them back. `meta` goes as a JSON *string* because
+Doccano rounds floats inside metadata to 10 digits on the way (measured: a score of
+0.8734512345678901 came back as 0.8734512346, 0.1 + 0.2 as 0.3); the ids go beside it in clear
+for the metadata panel of the web UI.
+Every row carries exactly the same keys: one row with other keys fails a whole import.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -69,14 +73,31 @@ def to_doccano(task: Task) -> dict[str, Any]:
     meta = task.meta
     if not meta.spans and task.label:
         meta = meta.model_copy(update={"spans": [Span(start=s, end=e, label=lab) for s, e, lab in task.label]})
-    return {"text": task.text, "label": [list(t) for t in task.label], "meta": meta.model_dump(mode="json")}
+    return {
+        "text": task.text,
+        "label": [list(t) for t in task.label],
+        "segment_id": meta.segment_id,
+        "article_id": meta.article_id,
+        "meta": json.dumps(meta.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The task metadata of an exported row (None when the row was not pushed by zhner)."""
+    meta = row.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return None
+    return meta if isinstance(meta, dict) else None
 
 
 def from_doccano(
     row: dict[str, Any], *, annotator: str | None, labels: set[str]
 ) -> tuple[Task | None, list[Rejection]]:
     """A pulled row as a Task (meta.annotator set) plus the spans or record refused, with reasons."""
-    meta = row.get("meta")
+    meta = row_meta(row)
     doccano_id = row.get("id")
     segment_id = meta.get("segment_id") if isinstance(meta, dict) else None
     text = row.get("text")

@@ -33,7 +33,7 @@ class ProjectSettings(Strict):
 
 
 class SyncSettings(Strict):
-    batch_size: int = Field(2000, ge=1)
+    batch_size: int = Field(5000, ge=1)
     max_segment_chars: int = Field(10000, ge=1)
     task_timeout_s: float = Field(900, gt=0)
     http_timeout_s: float = Field(120, gt=0)

@@ -21,7 +21,7 @@ from zhner.config import config_path, load_labels
 from zhner.console import logger
 from zhner.doccano import server
 from zhner.doccano.gateway import ROLE_NAMES, DoccanoGateway, Project
-from zhner.doccano.mapping import Rejection, from_doccano, grapheme_risk, task_problem, to_doccano
+from zhner.doccano.mapping import Rejection, from_doccano, grapheme_risk, row_meta, task_problem, to_doccano
 from zhner.errors import fail
 from zhner.io import check_writable, read_jsonl, write_jsonl
 from zhner.schemas import Task
@@ -182,8 +182,8 @@ def server_state(gw: DoccanoGateway, project_id: int) -> ServerState:
             if row["id"] in seen:
                 continue
             seen.add(row["id"])
-            meta = row.get("meta")
-            if isinstance(meta, dict) and meta.get("segment_id"):
+            meta = row_meta(row)
+            if meta and meta.get("segment_id"):
                 state.examples[meta["segment_id"]].append((row["id"], meta.get("text_sha1", "")))
             else:
                 state.foreign += 1
@@ -200,7 +200,7 @@ def push(
     collaborative: bool = False,
     grapheme_mode: bool = True,
     allow_overlapping: bool = False,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     max_chars: int = 10000,
     task_timeout: float = 900,
     labels_path: Path | None = None,
@@ -296,8 +296,7 @@ def pull(
     labels = set(load_labels(labels_path).labels)
     wanted = set(annotators)
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    out = Path(out_dir) / f"{project}-{stamp}.jsonl"
-    check_writable(out, force=False)
+    out = _fresh_path(Path(out_dir), f"{project}-{stamp}")
     with connect(conn) as gw:
         proj = gw.find_project(project)
         if proj is None:
@@ -326,6 +325,15 @@ def pull(
         check_writable(rejected_path, force=False)
         write_jsonl(rejected_path, [r.as_dict() for r in rejected])
     return PullResult(out, len(records), dict(per_annotator), rejected, rejected_path, time.perf_counter() - t0)
+
+
+def _fresh_path(folder: Path, stem: str) -> Path:
+    """folder/stem.jsonl, or stem-2, -3… when a pull in the same second already wrote it: never overwrite."""
+    out, n = folder / f"{stem}.jsonl", 1
+    while out.exists() or out.with_suffix(".rejected.jsonl").exists():
+        n += 1
+        out = folder / f"{stem}-{n}.jsonl"
+    return out
 
 
 def local_connection(

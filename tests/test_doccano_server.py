@@ -1,0 +1,57 @@
+"""The local server's life cycle: install, credentials, status, stop (real processes)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from doccano_helpers import LocalServer
+from zhner.cli import app
+from zhner.doccano import server
+
+pytest_plugins = ["doccano_fixtures"]
+pytestmark = pytest.mark.doccano
+
+
+def test_install_is_idempotent(doccano: LocalServer) -> None:
+    assert server.install(venv=doccano.venv) is False  # pinned requirements already in place
+    res = CliRunner().invoke(app, ["doccano", "install", "--venv", str(doccano.venv)])
+    assert res.exit_code == 0 and "already installed" in res.output
+
+
+def test_generated_admin_password_is_private(doccano: LocalServer) -> None:
+    path = server.credentials_path(doccano.home)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    creds = server.read_credentials(doccano.home)
+    assert creds is not None and len(creds.password) >= 20 and creds.password != "password"
+    assert server.init(venv=doccano.venv, home=doccano.home) == creds  # a second init keeps it
+
+
+def test_listens_on_loopback_only(doccano: LocalServer) -> None:
+    st = server.status(home=doccano.home)
+    assert st.healthy and set(st.pids) == {"web", "worker"}
+    conns = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    port_hex = f"{doccano.port:04X}"
+    listening = [c.split()[1] for c in conns if c.split()[1].endswith(":" + port_hex) and c.split()[3] == "0A"]
+    assert listening == ["0100007F:" + port_hex]  # 127.0.0.1, not 0.0.0.0
+
+
+def test_status_cli_and_stop_of_nothing(doccano: LocalServer, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["doccano", "status", "--home", str(doccano.home)])
+    assert res.exit_code == 0 and "healthy" in res.output and doccano.url in res.output
+    assert server.stop(home=tmp_path) == {}  # no pid files: nothing is touched
+
+
+def test_stop_then_start_keeps_the_data(doccano: LocalServer) -> None:
+    before = httpx.get(f"{doccano.url}/v1/health/", params={"format": "json"}).status_code
+    stopped = server.stop(home=doccano.home)
+    assert set(stopped) == {"web", "worker"} and not server.status(home=doccano.home).running
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(doccano.url)
+    doccano.restart()
+    assert before == 200 and server.status(home=doccano.home).healthy
+    assert (doccano.home / "db.sqlite3").exists()
