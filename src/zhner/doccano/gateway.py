@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from zhner.errors import ZhnerError, fail
+from zhner.errors import fail
 
 ROLE_NAMES = {"admin": "project_admin", "annotator": "annotator", "approver": "annotation_approver"}
 
@@ -266,6 +266,3 @@ class DoccanoGateway:
         except zipfile.BadZipFile as err:
             raise fail("E305", task=task_id, reason=f"the export is not a zip file ({err})") from None
 
-
-def is_unreachable(err: ZhnerError) -> bool:
-    return err.code in ("E301", "E302")
