@@ -154,11 +154,13 @@ def init(*, venv: Path, home: Path, admin_username: str = "admin", admin_passwor
         if not (home / "db.sqlite3").exists() or not (home / "run" / "migrated").exists():
             _run([str(venv / "bin" / "doccano"), "init"], out, "doccano init", log, env)
             (home / "run" / "migrated").touch()
-        # the password travels in the environment, not on a command line other users can read
+        # the password travels in the environment, not on a command line other users can read;
+        # `--password=VALUE` in one word, since argparse takes a value that starts with "-" (as
+        # one generated password in 64 does) for an option and exits with 2
         script = (
             "import os, sys; from backend.cli import main; "
-            "sys.argv = ['doccano', 'createuser', '--username', os.environ['ZHNER_U'], "
-            "'--password', os.environ['ZHNER_P']]; main()"
+            "sys.argv = ['doccano', 'createuser', '--username=' + os.environ['ZHNER_U'], "
+            "'--password=' + os.environ['ZHNER_P']]; main()"
         )
         env_user = {**env, "ZHNER_U": creds.username, "ZHNER_P": creds.password}
         _run([str(venv / "bin" / "python"), "-c", script], out, "doccano createuser", log, env_user)
