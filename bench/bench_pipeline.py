@@ -182,6 +182,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "zh_news_base")
     parser.add_argument("--gold", type=Path, default=None, help="gold Task JSONL (e.g. held-out seed articles)")
+    parser.add_argument("--splits", type=Path, default=None, help="corpus/splits.json: score only --split articles")
+    parser.add_argument("--split", default="test", help="which split of --splits to score (default: test)")
     parser.add_argument("--config", type=Path, default=None, help="bootstrap config the model was built with")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench_pipeline.json")
     parser.add_argument("--throughput-sentences", type=int, default=1000, help="MSRA sentences timed")
@@ -215,7 +217,11 @@ def main() -> None:
     results["heldout_pd"], results["msra"], results["gold"] = {}, {}, {}
     gold = None
     if args.gold:
-        gold = [(t.text, list(t.label)) for t in read_jsonl(args.gold, Task)]
+        tasks = list(read_jsonl(args.gold, Task))
+        if args.splits:
+            split_of = json.loads(args.splits.read_text(encoding="utf-8"))["articles"]
+            tasks = [t for t in tasks if split_of.get(t.meta.article_id) == args.split]
+        gold = [(t.text, list(t.label)) for t in tasks]
     for name in variants:
         nlp = variant(args.model, name)
         results["heldout_pd"][name] = score(nlp_predict(nlp), heldout)
@@ -229,7 +235,8 @@ def main() -> None:
     print(f"\nMSRA NER test ({len(msra):,} sentences; exact spans; GPE+LOC = LOC; PER ignored): P / R / F")
     _table(results["msra"], ("ORG", "LOC"))
     if gold is not None:
-        print(f"\nGold tasks {args.gold} ({len(gold)} texts): P / R / F")
+        which = f", {args.split} articles of {args.splits}" if args.splits else ""
+        print(f"\nGold tasks {args.gold} ({len(gold)} segments{which}): P / R / F")
         _table(results["gold"], LABELS)
     print(f"\nChosen by bootstrap on dev lines: {chosen}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

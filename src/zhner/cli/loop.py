@@ -60,13 +60,14 @@ def round_cli(
     password: str = ANNOTATOR_PASSWORD,
     out: Path = typer.Option(..., "--out", help="The annotator's corrections, e.g. annotations/corrected/NAME.jsonl."),
     port: int = typer.Option(None, "--port", help="Port on 127.0.0.1 (default from configs/doccano.yml, else free)."),
+    home: Path = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml."),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite OUT."),
 ) -> None:
     """serve → push → the annotator applies the gold → pull → stop (always), in one command."""
     from zhner.loop import doccano_round
 
     r = doccano_round(tasks=tasks, gold=gold, project=project, annotator=user, annotator_password=password,
-                      out=out, port=port, force=force, log=msg.info)  # fmt: skip
+                      out=out, port=port, home=home, force=force, log=msg.info)  # fmt: skip
     p = r.push
     msg.good(f"pushed to {r.url} project {r.project!r}: {p.uploaded} uploaded, {p.already_there} already there, "
              f"{p.spans_shared} pre-annotated spans shared with {user!r}")  # fmt: skip

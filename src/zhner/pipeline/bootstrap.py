@@ -325,7 +325,7 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, winner: str, dev_scores: dict, held
             "zhner_version": zhner.__version__,
             "spacy_version": spacy.__version__,
             "build_sha256": fingerprint,
-            "build_seconds": round(seconds, 1),
+            "build_seconds": round(seconds, 1),  # of this run: cached stages take no time
             "seed": cfg.seed,
             "split_lines": {"train": len(data.split.train), "dev": len(data.split.dev),
                             "heldout": len(data.split.heldout)},
@@ -350,6 +350,7 @@ def _save_atomically(nlp: Language, out: Path) -> None:
     """Write beside `out`, then swap it in: a failed save never leaves half a pipeline."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the pipeline from other users
     try:
         nlp.to_disk(tmp)
         if out.exists():
