@@ -365,3 +365,19 @@ def test_whitespace_taken_along_by_a_selection_is_trimmed_and_counted(tmp_path, 
     assert summary.trimmed_spans == 1
     assert summary.misaligned == []
     assert read_docs(corrected["out"] / "train.spacy")["A-008-00"][1] == [("拉萨市", "GPE")]
+
+
+def test_a_raw_export_of_a_project_zhner_pushed_is_read(tmp_path, corrected, pkuseg_pipeline):
+    # what Doccano's own export returns for a row that `zhner doccano push` uploaded: meta as a JSON string
+    from zhner.doccano.mapping import to_doccano
+    from zhner.schemas import Task, TaskMeta
+
+    task = Task(text="拉萨市区的群众", label=[(0, 2, "GPE")],
+                meta=TaskMeta(segment_id="C-009-00", article_id="C", text_sha1="x"))  # fmt: skip
+    row = {"id": 11, **to_doccano(task), "Comments": []}
+    assert isinstance(row["meta"], str)
+    export = tmp_path / "raw-export.jsonl"
+    srsly.write_jsonl(export, [row])
+    summary = convert([export], corrected["out"], splits=corrected["splits"], model=pkuseg_pipeline)
+    assert summary.docs == {"train": 0, "dev": 0, "test": 1}
+    assert read_docs(corrected["out"] / "test.spacy")["C-009-00"][1] == [("拉萨", "GPE")]

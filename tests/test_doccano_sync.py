@@ -15,7 +15,7 @@ from doccano_helpers import ANNOTATORS, LocalServer, make_task, write_tasks
 from zhner.cli import app
 from zhner.doccano import server
 from zhner.doccano.gateway import DoccanoGateway
-from zhner.doccano.sync import connect, pull, push
+from zhner.doccano.sync import Connection, connect, pull, push
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
 from zhner.schemas import Task
@@ -279,3 +279,14 @@ def test_push_killed_midway_resumes_without_duplicates(doccano: LocalServer, tmp
         mine = [t for t in pulled if t.meta.annotator == user]
         assert sorted(t.meta.segment_id for t in mine) == [t.meta.segment_id for t in tasks]  # each once
         assert {t.meta.segment_id: t.label for t in mine} == {t.meta.segment_id: t.label for t in tasks}
+
+
+def test_adduser_prints_a_password_only_for_a_new_account(doccano: LocalServer) -> None:
+    env = {"ZHNER_DOCCANO_USERNAME": doccano.username, "ZHNER_DOCCANO_PASSWORD": doccano.password}
+    res = cli("doccano", "adduser", "carol", "--url", doccano.url, env=env)
+    assert res.exit_code == 0 and "password " in res.output
+    password = res.output.rsplit("password ", 1)[1].split()[0]
+    with connect(Connection(url=doccano.url, username="carol", password=password)) as gw:
+        assert gw.me().username == "carol"  # the printed password is the account's
+    again = cli("doccano", "adduser", "carol", "--url", doccano.url, env=env)
+    assert again.exit_code == 0 and "already exists" in again.output and password not in again.output

@@ -25,6 +25,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
+from zhner.doccano.mapping import row_meta
 from zhner.errors import fail
 from zhner.evaluate import load_pipeline
 from zhner.io import atomic_open, check_writable, write_jsonl, write_text
@@ -50,6 +51,9 @@ class CorrectedRecord(BaseModel):
     @classmethod
     def _entities_as_label(cls, data: Any) -> Any:
         # Doccano ≥ 1.7 exports spans as "entities": [{"start_offset", "end_offset", "label"}]
+        if isinstance(data, dict) and isinstance(data.get("meta"), str):
+            # a raw export of a project zhner pushed: meta travels as a JSON string (mapping.to_doccano)
+            data = {**data, "meta": row_meta(data) or {}}
         if isinstance(data, dict) and "label" not in data and isinstance(data.get("entities"), list):
             data = dict(data)
             data["label"] = [

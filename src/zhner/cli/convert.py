@@ -87,7 +87,7 @@ def print_summary(s: ConvertSummary) -> None:
     if s.user_dict_words:
         msg.info(
             f"{len(s.user_dict_words)} words added to the pkuseg user dictionary ({s.outputs['user_dict']}); "
-            "the pipeline you train must tokenise with them too"
+            "a pipeline that should cut these words at inference needs them in its own user dictionary"
         )
     msg.good(
         "Wrote " + ", ".join(s.outputs[k] for k in SPLITS) + f" (misaligned spans: {s.outputs['misaligned']})"
