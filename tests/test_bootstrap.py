@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from zhner.cli import app
 from zhner.config import config_path
 from zhner.errors import ZhnerError
-from zhner.pipeline.bootstrap import bootstrap, halfwidth
+from zhner.pipeline.bootstrap import GoldSelection, bootstrap, halfwidth, load_gold_selection
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +94,53 @@ def test_same_seed_same_model(built, tmp_path):
 
 def test_halfwidth_keeps_offsets():
     assert halfwidth("１９９８年１２月，增长５０％，ＷＴＯ") == "1998年12月，增长50%，WTO"
+
+
+def _gold_files(root: Path) -> tuple[Path, Path]:
+    """A gold task file with one dev and one test article, and the splits.json that says so."""
+    from zhner.io import write_jsonl
+    from zhner.schemas import Task, TaskMeta
+
+    rows = [
+        ("dev1", "西藏自治区党委在拉萨召开会议，2021年4月接待游客12万人次。", [(0, 7, "ORG"), (8, 10, "GPE"), (15, 22, "DATE"), (26, 31, "QUANTITY")]),
+        ("test1", "甘肃省张掖市开展活动。", [(0, 6, "GPE")]),
+    ]  # fmt: skip
+    tasks = [Task(text=text, label=spans, meta=TaskMeta(segment_id=f"{art}-000-00", article_id=art, text_sha1="x"))
+             for art, text, spans in rows]  # fmt: skip
+    gold, splits = root / "gold.jsonl", root / "splits.json"
+    write_jsonl(gold, tasks)
+    splits.write_text(json.dumps({"articles": {"dev1": "dev", "test1": "test"}}), encoding="utf-8")
+    return gold, splits
+
+
+def test_variant_chosen_on_gold_dev_segments(built, tmp_path):
+    _, _, work, silver_meta = built
+    config = tiny_config(tmp_path / "bootstrap.yml", patterns={"variants": ["model", "patterns"]})
+    gold, splits = _gold_files(tmp_path)
+    selection = load_gold_selection(gold, splits)
+    assert selection.texts == ("西藏自治区党委在拉萨召开会议，2021年4月接待游客12万人次。",)  # the test article stays out
+    meta = bootstrap(out=tmp_path / "gold_chosen", config=config, work=work, select_gold=selection)
+    info = meta["zhner"]
+    assert "1 gold segments (4 spans) of 'dev'" in info["variant_selected_on"]
+    scores = {v: s["f"] for v, s in info["dev_scores_gold"].items()}
+    # the patterns find all four spans; a NER trained for 30 steps on 320 silver lines does not
+    assert scores["patterns"] == 1.0 and scores["model"] < 1.0
+    assert info["variant"] == "patterns" and "ner" not in spacy.load(tmp_path / "gold_chosen").pipe_names
+    assert info["build_sha256"] != silver_meta["zhner"]["build_sha256"]
+    # silver dev lines prefer the patterns here too; gold on which neither finds anything ties, and
+    # the tie goes to the earlier variant: the gold decides, not the silver
+    assert info["dev_scores_silver"]["patterns"]["f"] > info["dev_scores_silver"]["model"]["f"]
+    nothing = GoldSelection(gold, "dev", ("他说好。",), (((0, 1, "ORG"),),))
+    other = bootstrap(out=tmp_path / "tie", config=config, work=work, select_gold=nothing)["zhner"]
+    assert other["dev_scores_gold"]["patterns"]["f"] == other["dev_scores_gold"]["model"]["f"] == 0.0
+    assert other["variant"] == "model"
+
+
+def test_gold_selection_refuses_a_split_without_segments_and_the_test_split(built, tmp_path):
+    _, config, work, _ = built
+    gold, splits = _gold_files(tmp_path)
+    with pytest.raises(ZhnerError, match=r"E208.*'train'"):
+        load_gold_selection(gold, splits, "train")
+    result = CliRunner().invoke(app, ["bootstrap", "--out", str(tmp_path / "x"), "--config", str(config), "--work",
+                                      str(work), "--select-on", str(gold), "--splits", str(splits), "--select-split", "test"])  # fmt: skip
+    assert result.exit_code == 2 and "never choose" in result.output and not (tmp_path / "x").exists()

@@ -37,6 +37,7 @@ class Errors:
     E205 = "{model}: cannot load the spaCy pipeline ({reason})"
     E206 = "{path}: {reason}"
     E207 = "segment {segment}: offsets do not match the text ({reason})"
+    E208 = "{path}: no gold segment of a {split!r} article of {splits}; the variant cannot be chosen on it"
     E301 = "Doccano at {url} is not reachable ({reason}); start it with `zhner doccano serve`"
     E302 = "Doccano at {url} is not healthy: {reason}"
     E303 = "Doccano at {url} refused the credentials of user {username!r}"

