@@ -131,6 +131,7 @@ def throughput(model: Path, texts: list[str]) -> dict:
     n = sum(map(len, texts))
     rows = {"tokenizer": chars_per_second(lambda: [nlp.make_doc(t) for t in texts], n)}
     rows["pipeline"] = chars_per_second(lambda: list(nlp.pipe(texts, batch_size=64)), n)
+    costs = component_costs(nlp, texts, n / rows["tokenizer"])
     if "ner" in nlp.pipe_names:
         nlp.add_pipe(confidence.FACTORY, after="ner")
         rows["pipeline + beam scores"] = chars_per_second(lambda: list(nlp.pipe(texts, batch_size=64)), n)
@@ -143,7 +144,19 @@ def throughput(model: Path, texts: list[str]) -> dict:
         run = lambda: preannotate(segments=segs, model=model, out=Path(tmp) / "t.jsonl", force=True)  # noqa: E731
         rows["zhner preannotate (with load)"] = chars_per_second(run, n, repeat=1)
     return {"characters": n, "load_seconds": round(load_s, 1), "chars_per_s": {k: round(v) for k, v in rows.items()},
-            "ratio_to_tokenizer": {k: round(v / rows["tokenizer"], 3) for k, v in rows.items()}}
+            "ratio_to_tokenizer": {k: round(v / rows["tokenizer"], 3) for k, v in rows.items()},
+            "component_seconds_per_tokenizer_second": costs}
+
+
+def component_costs(nlp: Language, texts: list[str], tokenizer_s: float) -> dict[str, float]:
+    """Each component's time over the same docs, in units of the tokenizer's time: where the budget goes."""
+    docs = [nlp.make_doc(t) for t in texts]
+    costs = {}
+    for name, proc in nlp.pipeline:
+        started = time.perf_counter()
+        docs = list(proc.pipe(docs, batch_size=64)) if hasattr(proc, "pipe") else [proc(d) for d in docs]
+        costs[name] = round((time.perf_counter() - started) / tokenizer_s, 2)
+    return costs
 
 
 def boundary_ceiling(model: Path, data: list[tuple[str, list[Triple]]]) -> dict:
@@ -207,6 +220,8 @@ def main() -> None:
     print(f"  (loading the pipeline: {results['throughput']['load_seconds']} s)")
     for k, v in results["throughput"]["chars_per_s"].items():
         print(f"  {k:<28} {v:>9,} chars/s  {results['throughput']['ratio_to_tokenizer'][k]:>6.1%} of tokenizer")
+    costs = results["throughput"]["component_seconds_per_tokenizer_second"]
+    print("  time of each component, in tokenizer times: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
 
     results["msra_token_boundary_ceiling"] = boundary_ceiling(args.model, msra)
     print(f"  MSRA gold spans on token boundaries: {results['msra_token_boundary_ceiling']}")
@@ -238,7 +253,7 @@ def main() -> None:
         which = f", {args.split} articles of {args.splits}" if args.splits else ""
         print(f"\nGold tasks {args.gold} ({len(gold)} segments{which}): P / R / F")
         _table(results["gold"], LABELS)
-    print(f"\nChosen by bootstrap on dev lines: {chosen}")
+    print(f"\nChosen by bootstrap: {chosen}, on {meta.get('zhner', {}).get('variant_selected_on', 'silver dev lines')}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"Wrote {args.out}")
