@@ -144,3 +144,16 @@ def test_gold_selection_refuses_a_split_without_segments_and_the_test_split(buil
     result = CliRunner().invoke(app, ["bootstrap", "--out", str(tmp_path / "x"), "--config", str(config), "--work",
                                       str(work), "--select-on", str(gold), "--splits", str(splits), "--select-split", "test"])  # fmt: skip
     assert result.exit_code == 2 and "never choose" in result.output and not (tmp_path / "x").exists()
+
+
+def test_the_silver_code_is_part_of_the_build_fingerprint(built, monkeypatch):
+    from zhner.pipeline import bootstrap as bootstrap_module
+
+    _, config, _, meta = built
+    cfg = bootstrap_module.load_bootstrap_config(config)
+    use_patterns = bootstrap_module.patterns_available()
+    assert bootstrap_module.build_fingerprint(cfg, use_patterns) == meta["zhner"]["build_sha256"]
+    # without silver.py's source the hash changes: an edit to the silver rules' code rebuilds
+    kept = tuple(m for m in bootstrap_module.BUILD_MODULES if m != "zhner.pipeline.silver")
+    monkeypatch.setattr(bootstrap_module, "BUILD_MODULES", kept)
+    assert bootstrap_module.build_fingerprint(cfg, use_patterns) != meta["zhner"]["build_sha256"]

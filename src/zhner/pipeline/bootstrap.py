@@ -33,6 +33,7 @@ from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, 
 
 LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
 PATTERNS_FACTORY = "zhner_patterns"
+BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap")
 Log = Callable[[str], None]
 
 
@@ -294,6 +295,10 @@ def build_fingerprint(cfg: BootstrapConfig, use_patterns: bool, gold: GoldSelect
     h.update(cfg.model_dump_json().encode())
     h.update(config_path(cfg.ner.config).read_bytes())
     h.update(f"{pd_corpus.SDIST_SHA256} spacy={spacy.__version__} zhner-bootstrap=1".encode())
+    # the code that turns the corpus into silver entities and builds the pipeline: a change in it
+    # must rebuild (its stages stay cached when what they produce is unchanged)
+    for module in BUILD_MODULES:
+        h.update(Path(importlib.util.find_spec(module).origin).read_bytes())
     if use_patterns:
         h.update(patterns_fingerprint().encode())
     return h.hexdigest()
