@@ -278,3 +278,20 @@ def test_asking_for_a_gpu_without_one_is_one_clear_error(curve_data, tmp_path):
             use_gpu=0,
         )
     assert not (tmp_path / "curve.json").exists()
+
+
+@pytest.mark.parametrize(
+    "last_f, verdict",
+    [(0.80, "more annotation still helps"), (0.705, "the curve is flat here"), (0.60, "made it worse")],
+)
+def test_the_verdict_weighs_the_last_step_against_two_test_entities(last_f, verdict):
+    from zhner.curve import render_curve_markdown
+
+    def step(fraction: float, f: float) -> dict:
+        s = {"p": f, "r": f, "f": f}
+        return {"fraction": fraction, "docs": int(40 * fraction), "strict": s, "partial": s, "train_seconds": 1.0}
+
+    # 200 test entities: two of them move F by about 1 point, so +0.5 is no evidence either way
+    result = {"config": "c.cfg", "train": "t.spacy", "test": "x.spacy", "train_docs": 40, "test_docs": 50,
+              "test_entities": 200, "steps": [step(0.75, 0.70), step(1.0, last_f)]}  # fmt: skip
+    assert verdict in render_curve_markdown(result)

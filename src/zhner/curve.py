@@ -151,6 +151,7 @@ def train_curve(
         "test": str(test),
         "train_docs": len(docs),
         "test_docs": len(gold),
+        "test_entities": sum(len(g.ents) for g in gold),
         "seed": seed,
         "overrides": dict(overrides or {}),
         "steps": steps,
@@ -159,6 +160,12 @@ def train_curve(
     write_text(out / "curve.md", render_curve_markdown(result))
     plot_curve(result, out / "curve.png")
     return result
+
+
+def curve_noise(result: dict) -> float:
+    """The F change that two test entities make, about: smaller steps are no evidence either way."""
+    n = result.get("test_entities") or 0
+    return 2 / n if n else 0.005
 
 
 def render_curve_markdown(result: dict) -> str:
@@ -181,11 +188,18 @@ def render_curve_markdown(result: dict) -> str:
     steps = result["steps"]
     if len(steps) >= 2:
         gain = steps[-1]["strict"]["f"] - steps[-2]["strict"]["f"]
+        noise = curve_noise(result)
+        if gain > noise:
+            verdict = ": more annotation still helps."
+        elif gain < -noise:
+            verdict = ": the last step made it worse; look at what was added."
+        else:
+            verdict = (f", within the {100 * noise:.1f} points that two of the {result.get('test_entities', '?')} "
+                       "test entities change: the curve is flat here, more annotation is not shown to help.")
         lines += [
             "",
             f"The last step ({100 * steps[-2]['fraction']:.0f} % → {100 * steps[-1]['fraction']:.0f} %) "
-            f"changed strict F by {100 * gain:+.1f} points"
-            + (": more annotation still helps." if gain > 0.005 else ": the curve is flat here."),
+            f"changed strict F by {100 * gain:+.1f} points" + verdict,
         ]
     return "\n".join(lines) + "\n"
 
