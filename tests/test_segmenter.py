@@ -50,3 +50,14 @@ def test_reports_progress_per_iteration(lines, tmp_path):
     seen: list[tuple[int, float]] = []
     train_pkuseg(lines[:60], tmp_path / "m", iterations=1, on_iteration=lambda i, f: seen.append((i, f)))
     assert [i for i, _ in seen] == [0] and 0 < seen[0][1] <= 100
+
+
+def test_same_seed_same_weights(model, lines, tmp_path):
+    # pkuseg shuffles its training lines with the `random` module: seeded, two trainings agree
+    import numpy
+
+    again = train_pkuseg(lines, tmp_path / "again", iterations=2)
+    first, second = numpy.load(model / "weights.npz"), numpy.load(again / "weights.npz")
+    assert sorted(first.files) == sorted(second.files)
+    assert all(numpy.array_equal(first[k], second[k]) for k in first.files)
+    assert model_info(again)["test_f1_per_iteration"] == model_info(model)["test_f1_per_iteration"]

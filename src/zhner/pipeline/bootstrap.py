@@ -108,13 +108,13 @@ def build_segmenter(cfg: BootstrapConfig, data: Data, work: Path, log: Log) -> P
     """Train (or reuse) the pkuseg model on the train split, scored on the dev split."""
     train = [" ".join(pd_corpus.words(data.sentences[i])) for i in data.split.train]
     dev = [" ".join(pd_corpus.words(data.sentences[i])) for i in data.split.dev] or train[::20]
-    key = input_hash(train, dev, cfg.pkuseg.iterations)[:16]
+    key = input_hash(train, dev, cfg.pkuseg.iterations, cfg.seed)[:16]
     out = work / "pkuseg" / key
     if model_info(out).get("input_sha256", "")[:16] != key:
         log(f"Training pkuseg on {len(train):,} lines, {cfg.pkuseg.iterations} iterations (about 3 min each)")
     started = time.perf_counter()
     train_pkuseg(
-        train, out, iterations=cfg.pkuseg.iterations, test_lines=dev,
+        train, out, iterations=cfg.pkuseg.iterations, seed=cfg.seed, test_lines=dev,
         on_iteration=lambda i, f: log(f"pkuseg iteration {i + 1}/{cfg.pkuseg.iterations}: dev F {f:.2f} "
                                       f"({time.perf_counter() - started:.0f} s)"),
     )

@@ -19,9 +19,12 @@ STAMP = "zhner_pkuseg.json"
 MODEL_FILES = ("features.msgpack", "weights.npz")
 
 # pkuseg's trainer keeps its settings in a module-level singleton and prints as it goes:
-# running it in a child process keeps both out of the caller.
+# running it in a child process keeps both out of the caller. It shuffles with the unseeded
+# `random` module (and may draw weights from numpy's), so both are seeded first: same lines,
+# same model.
 _TRAIN = (
-    "import sys, spacy_pkuseg\n"
+    "import random, sys, numpy, spacy_pkuseg\n"
+    "random.seed(int(sys.argv[5])); numpy.random.seed(int(sys.argv[5]))\n"
     "spacy_pkuseg.train(sys.argv[1], sys.argv[2], sys.argv[3], train_iter=int(sys.argv[4]))\n"
 )
 _ITER = re.compile(r"iter(\d+)\s.*?f-score=([\d.]+)%")
@@ -32,6 +35,7 @@ def train_pkuseg(
     out_dir: Path,
     *,
     iterations: int,
+    seed: int = 0,
     test_lines: Iterable[str] | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
 ) -> Path:
@@ -45,17 +49,17 @@ def train_pkuseg(
     test = [ln.strip() for ln in test_lines if ln.strip()] if test_lines is not None else train[::20] or train
     if not train:
         raise fail("E204", reason="no training lines", path=out_dir)
-    key = input_hash(train, test, iterations)
+    key = input_hash(train, test, iterations, seed)
     stamp = _read_stamp(out_dir)
     if stamp.get("input_sha256") == key and all((out_dir / f).exists() for f in MODEL_FILES):
         return out_dir
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    scores = _run_trainer(train, test, out_dir, iterations, on_iteration)
+    scores = _run_trainer(train, test, out_dir, iterations, seed, on_iteration)
     write_json(
         out_dir / STAMP,
-        {"input_sha256": key, "iterations": iterations, "train_lines": len(train), "test_lines": len(test),
+        {"input_sha256": key, "iterations": iterations, "seed": seed, "train_lines": len(train), "test_lines": len(test),
          "test_f1_per_iteration": scores},
     )
     return out_dir
@@ -66,8 +70,8 @@ def model_info(model_dir: Path) -> dict:
     return _read_stamp(Path(model_dir))
 
 
-def input_hash(train: list[str], test: list[str], iterations: int) -> str:
-    h = hashlib.sha256(f"pkuseg-v1 iterations={iterations}\n".encode())
+def input_hash(train: list[str], test: list[str], iterations: int, seed: int = 0) -> str:
+    h = hashlib.sha256(f"pkuseg-v2 iterations={iterations} seed={seed}\n".encode())
     for part in (train, ["\x00"], test):
         for line in part:
             h.update(line.encode("utf-8") + b"\n")
@@ -82,7 +86,7 @@ def _read_stamp(out_dir: Path) -> dict:
 
 
 def _run_trainer(
-    train: list[str], test: list[str], out_dir: Path, iterations: int,
+    train: list[str], test: list[str], out_dir: Path, iterations: int, seed: int,
     on_iteration: Callable[[int, float], None] | None,
 ) -> list[float]:
     log_path = out_dir / "train.log"
@@ -92,7 +96,7 @@ def _run_trainer(
         for path, part in ((train_file, train), (test_file, test)):
             with atomic_open(path) as f:
                 f.write("\n".join(part) + "\n")
-        cmd = [sys.executable, "-u", "-c", _TRAIN, str(train_file), str(test_file), str(out_dir), str(iterations)]
+        cmd = [sys.executable, "-u", "-c", _TRAIN, str(train_file), str(test_file), str(out_dir), str(iterations), str(seed)]
         with log_path.open("w", encoding="utf-8") as log:
             with subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", cwd=tmp
