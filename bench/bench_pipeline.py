@@ -30,7 +30,7 @@ from spacy.language import Language  # noqa: E402
 from zhner.io import read_jsonl  # noqa: E402
 from zhner.pipeline import confidence  # noqa: E402
 from zhner.pipeline.bootstrap import (  # noqa: E402
-    LABELS, PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, patterns_available,
+    LABELS, PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
 )
 from zhner.pipeline.scoring import score_spans  # noqa: E402
 from zhner.pipeline.silver import silver_entities  # noqa: E402
@@ -232,11 +232,11 @@ def main() -> None:
     results["heldout_pd"], results["msra"], results["gold"] = {}, {}, {}
     gold = None
     if args.gold:
-        tasks = list(read_jsonl(args.gold, Task))
-        if args.splits:
-            split_of = json.loads(args.splits.read_text(encoding="utf-8"))["articles"]
-            tasks = [t for t in tasks if split_of.get(t.meta.article_id) == args.split]
-        gold = [(t.text, list(t.label)) for t in tasks]
+        if args.splits:  # the same selection bootstrap --select-on makes, of the --split articles
+            sel = load_gold_selection(args.gold, args.splits, args.split)
+            gold = [(text, list(spans)) for text, spans in zip(sel.texts, sel.spans)]
+        else:
+            gold = [(t.text, list(t.label)) for t in read_jsonl(args.gold, Task)]
     for name in variants:
         nlp = variant(args.model, name)
         results["heldout_pd"][name] = score(nlp_predict(nlp), heldout)

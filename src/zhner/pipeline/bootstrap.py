@@ -238,11 +238,14 @@ def apply_variant(nlp: Language, variant: str) -> Language:
 
 def evaluate(nlp: Language, sentences: Sequence[SilverSentence], *, batch_size: int = 256) -> dict:
     """Per-label exact-span P/R/F of `nlp` against silver (or gold) character spans."""
-    texts = [s.text for s in sentences]
-    pairs = []
-    for sent, doc in zip(sentences, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        pred = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        pairs.append((sent.char_spans(), pred))
+    return score_pipeline(nlp, [s.text for s in sentences], [s.char_spans() for s in sentences], batch_size)
+
+
+def score_pipeline(nlp: Language, texts: Sequence[str], golds: Sequence[Iterable[tuple[int, int, str]]],
+                   batch_size: int = 256) -> dict:  # fmt: skip
+    """Exact-span P/R/F of the entities `nlp` finds in `texts` against `golds`, per label."""
+    docs = nlp.pipe(texts, batch_size=batch_size)
+    pairs = [(gold, [(e.start_char, e.end_char, e.label_) for e in doc.ents]) for gold, doc in zip(golds, docs, strict=True)]
     return score_spans(pairs, LABELS)
 
 
@@ -276,13 +279,6 @@ def load_gold_selection(gold: Path, splits: Path, split: str = "dev") -> GoldSel
         raise fail("E208", path=gold, split=split, splits=splits)
     return GoldSelection(Path(gold), split, tuple(t.text for t in tasks),
                          tuple(tuple(tuple(s) for s in t.label) for t in tasks))  # fmt: skip
-
-
-def evaluate_gold(nlp: Language, gold: GoldSelection, *, batch_size: int = 64) -> dict:
-    """Exact-span P/R/F of `nlp` on the gold segments (character offsets, as annotators mark them)."""
-    docs = nlp.pipe(gold.texts, batch_size=batch_size)
-    pairs = [(spans, [(e.start_char, e.end_char, e.label_) for e in doc.ents]) for spans, doc in zip(gold.spans, docs)]
-    return score_spans(pairs, LABELS)
 
 
 # -- the build -------------------------------------------------------------------------------------
@@ -342,7 +338,7 @@ def bootstrap(
         scores[variant] = evaluate(nlp, dev)
         line = f"dev (silver) micro F of {variant}: {scores[variant]['micro']['f']:.3f}"
         if select_gold is not None and use_patterns:
-            gold_scores[variant] = evaluate_gold(nlp, select_gold)
+            gold_scores[variant] = score_pipeline(nlp, select_gold.texts, select_gold.spans, 64)
             line += f"; gold {select_gold.split} micro F: {gold_scores[variant]['micro']['f']:.3f}"
         log(line)
     chooser = gold_scores or scores
