@@ -157,3 +157,22 @@ def test_the_silver_code_is_part_of_the_build_fingerprint(built, monkeypatch):
     kept = tuple(m for m in bootstrap_module.BUILD_MODULES if m != "zhner.pipeline.silver")
     monkeypatch.setattr(bootstrap_module, "BUILD_MODULES", kept)
     assert bootstrap_module.build_fingerprint(cfg, use_patterns) != meta["zhner"]["build_sha256"]
+
+
+@pytest.mark.parametrize("name", ["bootstrap.yml", "bootstrap_fast.yml", "ci/bootstrap.yml"])
+def test_shipped_build_configs_are_valid_and_their_overrides_reach_spacy(name):
+    from spacy.util import load_config
+
+    from zhner.pipeline.bootstrap import load_bootstrap_config
+
+    cfg = load_bootstrap_config(config_path(name))
+    nlp_cfg = load_config(config_path(cfg.ner.config), overrides=dict(cfg.ner.overrides), interpolate=True)
+    for key, value in cfg.ner.overrides.items():
+        node = nlp_cfg
+        for part in key.split("."):
+            node = node[part]
+        assert node == value, key
+    # the NER listens to the tok2vec it is given: widths follow the encoder's
+    width = nlp_cfg["components"]["tok2vec"]["model"]["encode"]["width"]
+    assert nlp_cfg["components"]["ner"]["model"]["tok2vec"]["width"] == width
+    assert "patterns" not in cfg.patterns.variants  # ner.cfg needs a NER to fine-tune
