@@ -49,7 +49,7 @@ class CorrectedRecord(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _entities_as_label(cls, data: Any) -> Any:
+    def _from_doccano_shapes(cls, data: Any) -> Any:
         # Doccano ≥ 1.7 exports spans as "entities": [{"start_offset", "end_offset", "label"}]
         if isinstance(data, dict) and isinstance(data.get("meta"), str):
             # a raw export of a project zhner pushed: meta travels as a JSON string (mapping.to_doccano)

@@ -98,15 +98,14 @@ def adduser_cli(
     home: Path = HOME, venv: Path = VENV, url: str = URL, username: str = USER, password: str = PASSWORD,
 ) -> None:  # fmt: skip
     """Create an annotator account (as the admin)."""
-    conn = _conn(home, venv, url, username, password)
-    existing = sync.find_user(conn=conn, username=new_username)
-    if existing is not None:
-        # its password is the one it was made with: printing a new one would lock the annotator out
-        msg.info(f"user {new_username!r} (id {existing}) already exists; its password is unchanged")
-        return
     generated = new_password is None
     new_password = new_password or secrets.token_urlsafe(12)
-    uid = sync.add_user(conn=conn, username=new_username, password=new_password)
+    uid, created = sync.add_user(conn=_conn(home, venv, url, username, password), username=new_username,
+                                 password=new_password)  # fmt: skip
+    if not created:
+        # its password is the one it was made with: printing the unused new one would lock the annotator out
+        msg.info(f"user {new_username!r} (id {uid}) already exists; its password is unchanged")
+        return
     msg.good(f"user {new_username!r} (id {uid})" + (f", password {new_password}" if generated else ""))
 
 

@@ -359,15 +359,8 @@ def local_connection(
     )  # fmt: skip
 
 
-def find_user(*, conn: Connection, username: str) -> int | None:
-    """The id of a Doccano account, or None when there is none."""
+def add_user(*, conn: Connection, username: str, password: str) -> tuple[int, bool]:
+    """Create a Doccano account (as the admin) unless it exists; returns its id and whether it is new."""
     with connect(conn) as gw:
         user = gw.find_user(username)
-        return user.id if user else None
-
-
-def add_user(*, conn: Connection, username: str, password: str) -> int:
-    """Create a Doccano account (as the admin) unless it exists; returns its id."""
-    with connect(conn) as gw:
-        user = gw.find_user(username)
-        return user.id if user else gw.create_user(username, password).id
+        return (user.id, False) if user else (gw.create_user(username, password).id, True)
