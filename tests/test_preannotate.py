@@ -17,6 +17,7 @@ from zhner.cli import app
 from zhner.config import load_labels
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
+from zhner.pipeline import confidence
 from zhner.preannotate import doc_spans, preannotate
 from zhner.schemas import Segment, Task
 
@@ -105,6 +106,25 @@ def test_model_spans_carry_beam_scores(segments, ner_pipeline, tmp_path):
         assert [s.as_triple() for s in task.meta.spans] == task.label
         for span in task.meta.spans:
             assert span.source == "model" and 0.0 < span.score <= 1.0
+
+
+def test_only_documents_with_model_entities_are_beam_parsed(ner_pipeline):
+    nlp = spacy.load(ner_pipeline)
+    nlp.add_pipe(confidence.FACTORY, after="ner")
+    scorer, ner = nlp.get_pipe(confidence.FACTORY), nlp.get_pipe("ner")
+    model_doc = ner(nlp.make_doc(TEXTS[2]))
+    assert model_doc.ents, "the tiny NER should find its training entities"
+    alone = dict(next(scorer.pipe([ner(nlp.make_doc(TEXTS[2]))])).user_data[confidence.USER_DATA_KEY])
+    pattern_doc = nlp.make_doc("西藏自治区党委召开会议")
+    pattern_doc.ents = [pattern_doc.char_span(0, 7, label="ORG")]
+    pattern_doc.spans["zhner_patterns"] = [pattern_doc.char_span(0, 7, label="ORG")]
+    empty_doc = nlp.make_doc("")
+    list(scorer.pipe([pattern_doc, model_doc, empty_doc]))
+    assert pattern_doc.user_data[confidence.USER_DATA_KEY] == {}
+    assert empty_doc.user_data[confidence.USER_DATA_KEY] == {}
+    # a document's scores do not depend on the documents scored beside it
+    assert model_doc.user_data[confidence.USER_DATA_KEY] == alone
+    assert confidence.ent_score(model_doc, 0, 6, "ORG") > 0.0
 
 
 def test_several_processes_write_the_same_tasks(segments, ner_pipeline, tmp_path):

@@ -21,9 +21,8 @@ from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail
 from zhner.io import check_writable, read_jsonl, write_jsonl
 from zhner.pipeline import confidence
+from zhner.pipeline.confidence import PATTERN_SPANS_KEY
 from zhner.schemas import Segment, Span, Task, TaskMeta
-
-PATTERN_SPANS_KEY = "zhner_patterns"
 
 
 @dataclass
