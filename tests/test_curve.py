@@ -200,6 +200,7 @@ def test_train_curve_trains_four_models_and_writes_table_and_chart(curve_data, t
     )
     n = curve_data["n_train"]
     assert [s["fraction"] for s in result["steps"]] == [0.25, 0.5, 0.75, 1.0]
+    assert {s["model"] for s in result["steps"]} == {"model-best"}  # selected on dev, held out
     assert [s["docs"] for s in result["steps"]] == [math.ceil(f * n) for f in (0.25, 0.5, 0.75, 1.0)]
     for step in result["steps"]:
         assert 0.0 <= step["strict"]["f"] <= step["partial"]["f"] <= 1.0
@@ -239,6 +240,28 @@ def test_cli_passes_config_overrides_to_spacy_and_the_full_model_learns(curve_da
     assert "100 %" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_a_config_that_trains_on_dev_gets_its_parts_from_train_and_dev_pooled(curve_data, tmp_path):
+    from spacy.util import load_config
+
+    cfg = load_config(curve_data["config"], interpolate=False)
+    cfg["corpora"]["train"] = {
+        "@readers": "zhner.MixedCorpus.v1", "gold_path": "${paths.train}", "silver_path": None, "silver_limit": 0,
+        "gold_repeat": 1, "seed": 0, "train_on_dev": True, "dev_path": "${paths.dev}",
+    }  # fmt: skip
+    cfg["training"]["max_steps"] = 20
+    pooled_cfg = tmp_path / "pooled.cfg"
+    cfg.to_disk(pooled_cfg)
+    n = curve_data["n_train"] + len(DocBin().from_disk(curve_data["dev"]))
+    result = train_curve(config=pooled_cfg, train=curve_data["train"], dev=curve_data["dev"],
+                         test=curve_data["test"], out=tmp_path / "out", fractions=[0.5, 1.0])  # fmt: skip
+    assert result["dev_pooled_into_train"] is True
+    assert {s["model"] for s in result["steps"]} == {"model-last"}
+    assert [s["docs"] for s in result["steps"]] == [math.ceil(n / 2), n]
+    # the reader must not add the dev documents a second time on top of the pooled parts
+    assert result["overrides"] == {"corpora.train.train_on_dev": False}
+    assert "and the dev documents, pooled" in (tmp_path / "out" / "curve.md").read_text(encoding="utf-8")
 
 
 def test_too_few_documents_and_a_bad_config_are_reported(curve_data, tmp_path):

@@ -143,6 +143,29 @@ def test_mixed_corpus_limits(base):
         reader(base, silver_path=base["root"] / "missing.spacy")
 
 
+def test_mixed_corpus_trains_on_dev_when_asked(base):
+    nlp = spacy.load(base["base"])
+    epoch = list(reader(base, train_on_dev=True, dev_path=base["dev"])(nlp))
+    assert len(epoch) == 3 * (len(GOLD) + 2) + 5  # the two dev docs join the gold, repeated as it is
+    assert texts(epoch).count(GOLD[0][0]) == 6  # once from train, once from dev, three times each
+    with pytest.raises(ValueError, match="dev_path is null"):
+        reader(base, train_on_dev=True)
+    with pytest.raises(ValueError, match="dev file .* not found"):
+        reader(base, train_on_dev=True, dev_path=base["root"] / "missing.spacy")
+
+
+def test_shipped_configs_fit_on_train_and_dev_and_name_model_last():
+    from zhner.mixed_corpus import last_model_if_trained_on_dev, trains_on_dev
+
+    for name in ("ner.cfg", "ner_gpu.cfg"):
+        cfg = load_config(CONFIGS / name, interpolate=False)
+        assert trains_on_dev(cfg), name
+        assert cfg["corpora"]["train"]["dev_path"] == "${paths.dev}"
+        assert last_model_if_trained_on_dev(cfg, Path("models/ner")) == Path("models/ner/model-last")
+    project = (REPO / "project.yml").read_text(encoding="utf-8")
+    assert "zhner evaluate ${vars.ner_model}/model-last" in project
+
+
 @pytest.mark.parametrize("config", ["ner.cfg", "ner_gpu.cfg"])
 def test_spacy_debug_config_passes(base, config):
     proc = subprocess.run([sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / config), *overrides(base)],
@@ -167,7 +190,7 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
         capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (out / "model-best" / "meta.json").exists()
+    assert (out / "model-best" / "meta.json").exists() and (out / "model-last" / "meta.json").exists()
     check = (
         "import json, spacy, sys\n"
         "nlp = spacy.load(sys.argv[1])\n"
@@ -176,7 +199,8 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
         "                  'ents': [e.text for e in doc.ents],\n"
         "                  'tokens': [t.text for t in nlp.make_doc('西藏自治区党委在拉萨市召开会议')]}))\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", check, str(out / "model-best")], capture_output=True, text=True, cwd=tmp_path)
+    # the config fits on train + dev: model-last is the model (see its [corpora.train] train_on_dev)
+    loaded = subprocess.run([sys.executable, "-c", check, str(out / "model-last")], capture_output=True, text=True, cwd=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     info = json.loads(loaded.stdout)
     assert info["pipe"] == ["zhner_patterns", "tok2vec", "ner"]

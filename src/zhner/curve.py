@@ -3,6 +3,8 @@
 Answers "does more annotation still help?": if F still rises from 75 % to 100 %, annotating
 more articles is likely worth it. Subsets are nested (each contains the smaller ones) and
 drawn in a seeded order, so two runs on the same data train on the same documents.
+When the config trains on the dev documents too (`train_on_dev`, configs/ner.cfg), the parts
+are cut from train and dev pooled, so the 100 % step has exactly the main model's data.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from zhner.config import load_labels
 from zhner.errors import fail
 from zhner.evaluate import doc_ents, load_pipeline, read_gold
 from zhner.io import atomic_open, check_writable, write_json, write_text
+from zhner.mixed_corpus import last_model_if_trained_on_dev, trains_on_dev
 from zhner.scoring import SCHEMES, score
 
 FRACTIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -58,8 +61,12 @@ def train_once(
     overrides: Mapping[str, Any],
     use_gpu: int,
     percent: int,
+    last: bool = False,
 ) -> Path:
-    """Train one pipeline with spaCy's own loop (as `spacy train` does) and return the best model's path."""
+    """Train one pipeline with spaCy's own loop (as `spacy train` does) and return the model to score.
+
+    That is model-best, unless `last` or the config trains on the dev documents: then model-last.
+    """
     log = out / "train.log"
     out.mkdir(parents=True, exist_ok=True)
     all_overrides = {**overrides, "paths.train": str(train), "paths.dev": str(dev)}
@@ -78,8 +85,7 @@ def train_once(
         except (ConfigValidationError, ValueError, OSError) as err:
             reason = str(err).strip().splitlines()
             raise fail("E421", percent=percent, reason=" ".join(reason[:3]) or type(err).__name__) from None
-    best = out / "model-best"
-    return best if best.exists() else out / "model-last"
+    return out / "model-last" if last else last_model_if_trained_on_dev(cfg, out)
 
 
 def train_curve(
@@ -109,9 +115,14 @@ def train_curve(
     labels = list(scheme.labels)
     gold = read_gold(Path(test), scheme)
     train_bin = read_docbin(train)
-    read_docbin(dev)  # fail early on a bad dev file rather than after the first training
+    dev_bin = read_docbin(dev)  # fail early on a bad dev file rather than after the first training
     vocab = spacy.blank("zh").vocab
     docs = list(train_bin.get_docs(vocab))
+    overrides = dict(overrides or {})
+    pooled = trains_on_dev(util.load_config(config, overrides=overrides, interpolate=False))
+    if pooled:  # the parts are cut from train + dev; the reader must not add dev a second time
+        docs += list(dev_bin.get_docs(vocab))
+        overrides["corpora.train.train_on_dev"] = False
     if len(docs) < len(fractions):
         raise fail("E420", path=train, n=len(docs), need=len(fractions))
 
@@ -127,9 +138,10 @@ def train_curve(
                 subset,
                 Path(dev),
                 Path(tmp) / f"model-{percent}",
-                overrides=overrides or {},
+                overrides=overrides,
                 use_gpu=use_gpu,
                 percent=percent,
+                last=pooled,  # the dev documents are in the parts: model-best would be chosen on seen data
             )
             seconds = time.perf_counter() - started
             nlp = load_pipeline(model_dir)
@@ -138,6 +150,7 @@ def train_curve(
             step = {
                 "fraction": fraction,
                 "docs": len(indices),
+                "model": model_dir.name,
                 **{s: {k: scores[s]["micro"][k] for k in ("p", "r", "f")} for s in SCHEMES},
                 "per_label_f": {label: scores["strict"]["per_label"][label]["f"] for label in labels},
                 "train_seconds": seconds,
@@ -149,11 +162,12 @@ def train_curve(
         "config": str(config),
         "train": str(train),
         "test": str(test),
+        "dev_pooled_into_train": pooled,
         "train_docs": len(docs),
         "test_docs": len(gold),
         "test_entities": sum(len(g.ents) for g in gold),
         "seed": seed,
-        "overrides": dict(overrides or {}),
+        "overrides": overrides,
         "steps": steps,
     }
     write_json(out / "curve.json", result)
@@ -172,8 +186,9 @@ def render_curve_markdown(result: dict) -> str:
     lines = [
         "# Learning curve",
         "",
-        f"`{result['config']}` trained on nested parts of `{result['train']}` "
-        f"({result['train_docs']} documents), "
+        f"`{result['config']}` trained on nested parts of `{result['train']}`"
+        + (" and the dev documents, pooled" if result.get("dev_pooled_into_train") else "")
+        + f" ({result['train_docs']} documents), "
         f"scored on `{result['test']}` ({result['test_docs']} documents). Figures in %.",
         "",
         "| training data | docs | P (strict) | R (strict) | F (strict) | F (partial) | train time (s) |",
