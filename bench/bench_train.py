@@ -1,5 +1,6 @@
 """Training cost of configs/ner.cfg: seconds per epoch, words/s and peak memory (CPU), on the data
-of the main job (corpus/train.spacy gold × gold_repeat + silver_limit silver lines per epoch).
+of the main job (corpus/train.spacy and, with train_on_dev, dev.spacy gold × gold_repeat +
+silver_limit silver lines per epoch).
 
     python bench/bench_train.py [--epochs 3] [--base-model models/zh_news_base] [--corpus corpus]
 
