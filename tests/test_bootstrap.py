@@ -144,6 +144,11 @@ def test_gold_selection_refuses_a_split_without_segments_and_the_test_split(buil
     result = CliRunner().invoke(app, ["bootstrap", "--out", str(tmp_path / "x"), "--config", str(config), "--work",
                                       str(work), "--select-on", str(gold), "--splits", str(splits), "--select-split", "test"])  # fmt: skip
     assert result.exit_code == 2 and "never choose" in result.output and not (tmp_path / "x").exists()
+    # a library caller gets the same refusal: the test articles' gold never chooses the variant
+    test_gold = load_gold_selection(gold, splits, "test")  # scoring them (bench_pipeline) stays allowed
+    with pytest.raises(ZhnerError, match=r"E209.*'test'.*never choose"):
+        bootstrap(out=tmp_path / "y", config=config, work=work, select_gold=test_gold)
+    assert not (tmp_path / "y").exists()
 
 
 def test_the_silver_code_is_part_of_the_build_fingerprint(built, monkeypatch):

@@ -38,6 +38,7 @@ class Errors:
     E206 = "{path}: {reason}"
     E207 = "segment {segment}: offsets do not match the text ({reason})"
     E208 = "{path}: no gold segment of a {split!r} article of {splits}; the variant cannot be chosen on it"
+    E209 = "{path}: gold of the {split!r} articles cannot choose the variant; the held-out test articles never choose anything (use 'dev')"
     E301 = "Doccano at {url} is not reachable ({reason}); start it with `zhner doccano serve`"
     E302 = "Doccano at {url} is not healthy: {reason}"
     E303 = "Doccano at {url} refused the credentials of user {username!r}"

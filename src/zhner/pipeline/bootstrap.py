@@ -311,6 +311,8 @@ def bootstrap(
     from the guidelines (compound organisations untagged, one GPE per word)."""
     log = log or (lambda _m: None)
     out = Path(out)
+    if select_gold is not None and select_gold.split == "test":
+        raise fail("E209", path=select_gold.path, split=select_gold.split)
     cfg = load_bootstrap_config(config)
     use_patterns = cfg.patterns.use == "always" or (cfg.patterns.use == "auto" and patterns_available())
     if cfg.patterns.use == "always" and not patterns_available():
@@ -351,16 +353,24 @@ def bootstrap(
         nlp.remove_pipe("tok2vec")
     log(f"Scoring {winner} on {len(data.split.heldout):,} held-out lines")
     heldout = evaluate(nlp, data.part("heldout"))
-    nlp.meta.update(_meta(cfg, data, pkuseg_dir, winner, scores, heldout, fingerprint, time.perf_counter() - started))
-    nlp.meta["zhner"].update(variant_selected_on=selected_on,
-                             dev_scores_gold={k: v["micro"] for k, v in gold_scores.items()})  # fmt: skip
+    nlp.meta.update(_meta(cfg, data, pkuseg_dir, Choice(winner, selected_on, scores, gold_scores), heldout,
+                          fingerprint, time.perf_counter() - started))  # fmt: skip
     _save_atomically(nlp, out)
     log(f"Saved {out} ({winner}); held-out micro F {heldout['micro']['f']:.3f}")
     return nlp.meta
 
 
-def _meta(cfg, data: Data, pkuseg_dir: Path, winner: str, dev_scores: dict, heldout: dict,
-          fingerprint: str, seconds: float) -> dict:
+@dataclass(frozen=True)
+class Choice:
+    """Which variant won, on what, and every variant's dev scores (silver; gold when selected on it)."""
+
+    variant: str
+    selected_on: str
+    silver_scores: dict
+    gold_scores: dict
+
+
+def _meta(cfg, data: Data, pkuseg_dir: Path, choice: Choice, heldout: dict, fingerprint: str, seconds: float) -> dict:
     seg = model_info(pkuseg_dir)
     per_type = {k: {"p": v["p"], "r": v["r"], "f": v["f"]} for k, v in heldout["per_label"].items()}
     return {
@@ -390,8 +400,10 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, winner: str, dev_scores: dict, held
             "ner_train_lines": min(len(data.split.train), cfg.ner.train_lines or len(data.split.train)),
             "pkuseg": {"iterations": seg.get("iterations"), "dev_f_per_iteration": seg.get("test_f1_per_iteration")},
             "silver": silver_stats([data.sentences[i] for i in data.split.train], cfg.silver),
-            "variant": winner,
-            "dev_scores_silver": {k: v["micro"] for k, v in dev_scores.items()},
+            "variant": choice.variant,
+            "variant_selected_on": choice.selected_on,
+            "dev_scores_silver": {k: v["micro"] for k, v in choice.silver_scores.items()},
+            "dev_scores_gold": {k: v["micro"] for k, v in choice.gold_scores.items()},
             "heldout_scores_silver": heldout,
         },
     }
