@@ -132,6 +132,7 @@ def throughput(model: Path, texts: list[str]) -> dict:
     rows = {"tokenizer": chars_per_second(lambda: [nlp.make_doc(t) for t in texts], n)}
     rows["pipeline"] = chars_per_second(lambda: list(nlp.pipe(texts, batch_size=64)), n)
     costs = component_costs(nlp, texts, n / rows["tokenizer"])
+    beam = beam_costs(nlp, texts, n / rows["tokenizer"]) if "ner" in nlp.pipe_names else None
     if "ner" in nlp.pipe_names:
         nlp.add_pipe(confidence.FACTORY, after="ner")
         rows["pipeline + beam scores"] = chars_per_second(lambda: list(nlp.pipe(texts, batch_size=64)), n)
@@ -151,7 +152,23 @@ def throughput(model: Path, texts: list[str]) -> dict:
     return {"characters": n, "load_seconds": round(load_s, 1), "command_startup_seconds": round(startup_s, 2),
             "chars_per_s": {k: round(v) for k, v in rows.items()},
             "ratio_to_tokenizer": {k: round(v / rows["tokenizer"], 3) for k, v in rows.items()},
-            "component_seconds_per_tokenizer_second": costs}
+            "component_seconds_per_tokenizer_second": costs, "beam_seconds_per_tokenizer_second": beam}
+
+
+def beam_costs(nlp: Language, texts: list[str], tokenizer_s: float) -> dict:
+    """The confidence beam over every document against over those with a span from the NER (what runs)."""
+    docs = list(nlp.pipe(texts, batch_size=64))
+    ner = nlp.get_pipe("ner")
+    scored = [d for d in docs if confidence.has_model_entity(d)]
+
+    def beam(batch: list) -> None:
+        for i in range(0, len(batch), 64):
+            ner.beam_parse(batch[i : i + 64], beam_width=confidence.BEAM_WIDTH, beam_density=0.0001)
+
+    every = min(_timed(lambda: beam([d for d in docs if len(d)])) for _ in range(2))
+    needed = min(_timed(lambda: beam(scored)) for _ in range(2))
+    return {"docs": len(docs), "docs_with_ner_spans": len(scored),
+            "all_docs": round(every / tokenizer_s, 2), "docs_with_ner_spans_only": round(needed / tokenizer_s, 2)}
 
 
 def component_costs(nlp: Language, texts: list[str], tokenizer_s: float) -> dict[str, float]:
@@ -229,6 +246,10 @@ def main() -> None:
         print(f"  {k:<36} {v:>9,} chars/s  {results['throughput']['ratio_to_tokenizer'][k]:>6.1%} of tokenizer")
     costs = results["throughput"]["component_seconds_per_tokenizer_second"]
     print("  time of each component, in tokenizer times: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
+    beam = results["throughput"]["beam_seconds_per_tokenizer_second"]
+    if beam:
+        print(f"  confidence beam, in tokenizer times: {beam['all_docs']:.2f} over all {beam['docs']:,} documents, "
+              f"{beam['docs_with_ner_spans_only']:.2f} over the {beam['docs_with_ner_spans']:,} with a span from the NER")
 
     results["msra_token_boundary_ceiling"] = boundary_ceiling(args.model, msra)
     print(f"  MSRA gold spans on token boundaries: {results['msra_token_boundary_ceiling']}")

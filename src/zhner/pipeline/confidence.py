@@ -22,9 +22,10 @@ from zhner.pipeline.patterns import SPANS_KEY as PATTERN_SPANS_KEY
 
 FACTORY = "zhner_ent_scores"
 USER_DATA_KEY = "zhner_ent_scores"
+BEAM_WIDTH = 8
 
 
-@Language.factory(FACTORY, default_config={"ner": "ner", "beam_width": 8, "batch_size": 64})
+@Language.factory(FACTORY, default_config={"ner": "ner", "beam_width": BEAM_WIDTH, "batch_size": 64})
 def make_ent_scores(nlp: Language, name: str, ner: str, beam_width: int, batch_size: int) -> "EntScores":
     return EntScores(nlp, ner=ner, beam_width=beam_width, batch_size=batch_size)
 
