@@ -1,6 +1,10 @@
-"""Turn the hand-written seeds.txt into annotations/gold/seeds.jsonl (offsets checked).
+"""Turn a hand-written annotation file into gold Task JSONL (offsets checked).
 
-Usage: python annotations/gold/build.py [--review] [--drop-inner]
+Usage (--annotations FILE --partial --out FILE check one annotator's share):
+  python annotations/gold/build.py [--review] [--drop-inner]
+      seeds.txt + corpus/segments.jsonl -> seeds.jsonl (the seed articles)
+  python annotations/gold/build.py --set dev_news [--review]
+      dev_news.txt + dev_news_*.raw.jsonl -> dev_news.jsonl (the news dev set)
 """
 
 from __future__ import annotations
@@ -67,9 +71,33 @@ def locate(seg: Segment, entries: list[tuple[str, str, int]]) -> list[Span]:
     return spans
 
 
+def raw_segments(paths: list[Path]) -> list[Segment]:
+    """Segments of the dev set: each raw line is its own one-segment article, id = article id."""
+    segments = []
+    for path in paths:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            rec = json.loads(line)
+            text = rec["text"]
+            if not text or text != text.strip():
+                sys.exit(f"{path}:{n}: text is empty or has surrounding white space")
+            segments.append(Segment(id=rec["id"], article_id=rec["id"], paragraph=0, part=0,
+                                    start=0, end=len(text), text=text))
+    return segments
+
+
+def _arg(flag: str, default: str | None) -> str | None:
+    return sys.argv[sys.argv.index(flag) + 1] if flag in sys.argv else default
+
+
 def main() -> None:
-    segments = list(read_jsonl(REPO / "corpus" / "segments.jsonl", Segment))
-    blocks = parse(HERE / "seeds.txt")
+    name = _arg("--set", "seeds")
+    if name == "seeds":
+        segments = list(read_jsonl(REPO / "corpus" / "segments.jsonl", Segment))
+    else:
+        segments = raw_segments(sorted(HERE.glob(f"{name}_*.raw.jsonl")))
+    blocks = parse(Path(_arg("--annotations", HERE / f"{name}.txt")))
+    if "--partial" in sys.argv:  # checking one annotator's share: only the segments it has blocks for
+        segments = [s for s in segments if s.id in blocks]
     ids = [s.id for s in segments]
     missing = [i for i in ids if i not in blocks]
     extra = [b for b in blocks if b not in ids]
@@ -87,7 +115,7 @@ def main() -> None:
             spans=spans,
         )
         tasks.append(Task(text=seg.text, label=[s.as_triple() for s in spans], meta=meta))
-    n = write_jsonl(REPO / "annotations" / "gold" / "seeds.jsonl", tasks)
+    n = write_jsonl(Path(_arg("--out", HERE / f"{name}.jsonl")), tasks)
     counts = Counter((t.meta.article_id, lab) for t in tasks for _, _, lab in t.label)
     arts = list(dict.fromkeys(t.meta.article_id for t in tasks))
     print(f"{n} records")
