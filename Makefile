@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Baidu's LAC (an optional peer pipeline, `--model lac`): installed for the tests, never needed by zh_news_base
+LAC_STAMP := $(VENV)/.lac-installed
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
 # project.yml calls `zhner`: the venv's scripts must be on PATH even when it is not activated
 RUN    := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m spacy project run
 # The small run of CI (.ci/run): a small bootstrap and a short fine-tuning, in their own folders
@@ -12,7 +15,7 @@ SMALL_VARS := --vars.bootstrap_config configs/ci/bootstrap.yml --vars.base_model
 	--vars.corpus corpus/small --vars.project seeds-small --vars.silver_lines 2000 \
 	--vars.train_max_steps 300 --vars.ner_model models/ner_small --vars.reports reports/small
 
-.PHONY: all test setup doccano small-run clean-venv
+.PHONY: all test setup lac doccano small-run clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +23,15 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# LAC's sdist runs `import pkg_resources` in setup.py, which the newest setuptools no longer has: it is
+# built with the venv's own (pinned) setuptools and wheel, hence --no-build-isolation, after PaddlePaddle
+$(LAC_STAMP): $(STAMP) requirements/constraints.txt
+	$(PIP) paddlepaddle setuptools wheel
+	$(PIP) --no-build-isolation lac
+	touch $(LAC_STAMP)
+
+lac: $(LAC_STAMP)
 
 # Doccano in its own pinned environment (.doccano/venv); idempotent
 doccano: setup
@@ -33,7 +45,7 @@ small-run: setup doccano
 	@start=$$(date +%s); $(RUN) all . $(SMALL_VARS); status=$$?; \
 	echo "small run: $$(( $$(date +%s) - start )) s, exit code $$status"; exit $$status
 
-test: setup doccano
+test: setup lac doccano
 	$(BIN)/python -m pytest
 
 clean-venv:

@@ -39,6 +39,8 @@ class Errors:
     E207 = "segment {segment}: offsets do not match the text ({reason})"
     E208 = "{path}: no gold segment of a {split!r} article of {splits}; the variant cannot be chosen on it"
     E209 = "{path}: gold of the {split!r} articles cannot choose the variant; the held-out test articles never choose anything (use 'dev')"
+    E220 = "Baidu's LAC cannot be imported ({reason}); it is an optional extra: install it with `make lac`, or `pip install paddlepaddle==2.6.2 setuptools wheel` then `pip install --no-build-isolation lac==2.1.2`"
+    E221 = "LAC's output does not fit the document: {reason}"
     E301 = "Doccano at {url} is not reachable ({reason}); start it with `zhner doccano serve`"
     E302 = "Doccano at {url} is not healthy: {reason}"
     E303 = "Doccano at {url} refused the credentials of user {username!r}"
