@@ -368,8 +368,8 @@ def stop(*, home: Path, timeout: float = 20) -> dict[str, int]:
         if _running(pid):
             logger.warning("doccano %s (pid %d) ignored SIGTERM; killing it", name, pid)
             _signal_group(pid, signal.SIGKILL)
-            _reap(pid)
         _wait_group_gone(pid, timeout=5)
+        _reap(pid)  # the leader is a zombie or gone by now
     for name in PROCESSES:
         _pidfile(home, name).unlink(missing_ok=True)
     # the record names a port that anything may take from now on: nobody must send it credentials
@@ -416,9 +416,9 @@ def _group_members(pgid: int) -> list[int]:
 
 def _running(pid: int) -> bool:
     """Still running: not gone, and not a zombie (a zombie child of ours is reaped here)."""
-    _reap(pid)
-    ticks_state = _proc_state(pid)
-    return ticks_state is not None and ticks_state != "Z"
+    state = _proc_state(pid)
+    _reap(pid)  # after reading the state: a child seen as a zombie above is collected now
+    return state is not None and state != "Z"
 
 
 def _proc_state(pid: int) -> str | None:
