@@ -72,8 +72,9 @@ def doccano_round(
         seconds["push"] = time.perf_counter() - t
         t = time.perf_counter()
         log(f"{annotator!r} applies the gold of {gold} through the REST API")
-        as_annotator = sync.Connection(url=st.url, username=annotator, password=annotator_password,
-                                       timeout=cfg.sync.http_timeout_s)  # fmt: skip
+        # with home: the annotator's password, like the admin's, goes only to the server we started
+        as_annotator = sync.Connection(url=st.url, username=annotator, password=annotator_password, home=home,
+                                       venv=venv, timeout=cfg.sync.http_timeout_s)  # fmt: skip
         annotated = annotate_gold(conn=as_annotator, project=project, gold=gold)
         seconds["annotate"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -42,7 +42,9 @@ def annotate_gold_cli(
     cfg = load_settings()
     home_p = home.absolute() if home else cfg.server.home_path()
     base = local_connection(home=home_p, venv=cfg.server.venv_path(), url=url, username=user, password=password)
-    conn = Connection(url=base.url, username=user, password=password, timeout=cfg.sync.http_timeout_s)
+    # home and venv kept (set only for the local server): connect() has it prove itself first
+    conn = Connection(url=base.url, username=user, password=password, home=base.home, venv=base.venv,
+                      timeout=cfg.sync.http_timeout_s)  # fmt: skip
     with progress() as bar:
         job = bar.add_task("annotating", total=None)
         result = annotate_gold(conn=conn, project=project, gold=gold, confirm=confirm,

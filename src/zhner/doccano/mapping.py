@@ -43,7 +43,8 @@ class Rejection:
 
 
 def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
-    """Why a task must not be pushed, or None. (Offsets outside the text fail when the Task is read.)"""
+    """Why a task must not be pushed, or None. (Offsets of `label` outside the text fail when the
+    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)"""
     if not task.text.strip():
         return "empty text"
     if len(task.text) > max_chars:
@@ -60,6 +61,20 @@ def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
     for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
         if s2 < e1:
             return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
+    return _span_problem(task)
+
+
+def _span_problem(task: Task) -> str | None:
+    """A pre-annotation past the end of the text, or a span over nothing but whitespace: Doccano
+    would store either, and the corrections report would count it (as boundary_fixed, say)."""
+    n = len(task.text)
+    for span in task.meta.spans:
+        if span.end > n:
+            return f"span [{span.start}, {span.end}, {span.label!r}] in meta.spans is outside the text (length {n})"
+    for field_name, triples in (("label", task.label), ("meta.spans", [s.as_triple() for s in task.meta.spans])):
+        for start, end, label in triples:
+            if not task.text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
+                return f"span [{start}, {end}, {label!r}] in {field_name} covers only whitespace ({task.text[start:end]!r})"
     return None
 
 

@@ -8,8 +8,12 @@ the same file twice adds nothing, and a push cut off by a crash is finished by t
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import os
+import re
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -23,7 +27,7 @@ from zhner.doccano import server
 from zhner.doccano.gateway import ROLE_NAMES, DoccanoGateway, Project
 from zhner.doccano.mapping import Rejection, from_doccano, grapheme_risk, row_meta, task_problem, to_doccano
 from zhner.errors import fail
-from zhner.io import check_writable, read_jsonl, write_jsonl
+from zhner.io import read_jsonl, write_jsonl
 from zhner.schemas import Task
 
 Progress = Callable[[int, int], None]
@@ -101,6 +105,10 @@ def _line_of(path: Path, record_no: int) -> int:
 
 
 def connect(conn: Connection) -> DoccanoGateway:
+    """A logged-in gateway. For our local server (conn.home set) the server must first prove it is
+    the one `serve` started (server.verify_identity): its port may belong to anything by now."""
+    if conn.home is not None:
+        server.verify_identity(home=conn.home, url=conn.url, timeout=min(conn.timeout, 30.0))
     gw = DoccanoGateway(conn.url, timeout=conn.timeout)
     try:
         gw.login(conn.username, conn.password)
@@ -142,6 +150,14 @@ def ensure_labels(gw: DoccanoGateway, project_id: int, labels_path: Path | None 
             project_id, name, color=spec.color, text_color=spec.text_color, shortcut=key
         ).id
     return existing
+
+
+def check_users_exist(gw: DoccanoGateway, usernames: Iterable[str]) -> None:
+    """E314 for the first account that does not exist: checked before the project is created, so
+    a typo in --annotator leaves nothing behind."""
+    for username in dict.fromkeys(usernames):
+        if gw.find_user(username) is None:
+            raise fail("E314", username=username, url=gw.url)
 
 
 def ensure_members(gw: DoccanoGateway, project_id: int, roles: dict[str, str]) -> dict[str, int]:
@@ -217,6 +233,7 @@ def push(
         raise fail("E317", url=conn.url)
     with connect(conn) as gw:
         me = gw.me()
+        check_users_exist(gw, [*annotators, *approvers])
         proj = ensure_project(
             gw, project, guideline=read_guideline(guideline_path), collaborative=collaborative,
             grapheme_mode=grapheme_mode, allow_overlapping=allow_overlapping,
@@ -291,12 +308,12 @@ def pull(
     now: datetime | None = None,
 ) -> PullResult:
     """Export the project and write its corrections as Task records, one per segment and
-    annotator (meta.annotator), to out_dir/<project>-<UTC timestamp>.jsonl; never overwrites."""
+    annotator (meta.annotator), to out_dir/<project>-<UTC timestamp>.jsonl (-2, -3… when that
+    name is taken); never replaces a file."""
     t0 = time.perf_counter()
     labels = set(load_labels(labels_path).labels)
     wanted = set(annotators)
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    out = _fresh_path(Path(out_dir), f"{project}-{stamp}")
     with connect(conn) as gw:
         proj = gw.find_project(project)
         if proj is None:
@@ -318,22 +335,68 @@ def pull(
                 records.append(task)
                 per_annotator[annotator or "(collaborative)"] += 1
     records.sort(key=lambda t: (t.meta.segment_id, t.meta.annotator or ""))
-    write_jsonl(out, records)
-    rejected_path = None
-    if rejected:
-        rejected_path = out.with_suffix(".rejected.jsonl")
-        check_writable(rejected_path, force=False)
-        write_jsonl(rejected_path, [r.as_dict() for r in rejected])
+    stem = f"{_file_safe(project)}-{stamp}"
+    out, rejected_path = _write_new(Path(out_dir), stem, records, [r.as_dict() for r in rejected])
     return PullResult(out, len(records), dict(per_annotator), rejected, rejected_path, time.perf_counter() - t0)
 
 
-def _fresh_path(folder: Path, stem: str) -> Path:
-    """folder/stem.jsonl, or stem-2, -3… when a pull in the same second already wrote it: never overwrite."""
-    out, n = folder / f"{stem}.jsonl", 1
-    while out.exists() or out.with_suffix(".rejected.jsonl").exists():
-        n += 1
-        out = folder / f"{stem}-{n}.jsonl"
-    return out
+def _file_safe(name: str) -> str:
+    """A project name as part of a file name: a '/' would write into another folder."""
+    return re.sub(r"[/\\\x00]", "_", name)
+
+
+def _write_new(folder: Path, stem: str, records: list[Task], rejected: list[dict]) -> tuple[Path, Path | None]:
+    """Write folder/stem.jsonl (and stem.rejected.jsonl), or stem-2, -3… when taken; never replace.
+
+    Each file is written whole under a random temporary name, then hard-linked to its final name:
+    link() fails when the name exists, so two pulls in the same second, even running at once,
+    get two names, and nobody ever sees half a file. A name whose .rejected.jsonl exists is
+    skipped, so a pull and its rejections always pair up by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp_main = _temp_jsonl(folder, records)
+    tmp_rej = _temp_jsonl(folder, rejected) if rejected else None
+    try:
+        for n in itertools.count(1):
+            out = folder / (f"{stem}.jsonl" if n == 1 else f"{stem}-{n}.jsonl")
+            rej = out.with_suffix(".rejected.jsonl")
+            if rej.exists() or not _link_new(tmp_main, out):
+                continue
+            if tmp_rej is not None and not _link_new(tmp_rej, rej):
+                out.unlink()  # ours, linked a moment ago: free the name, try the next
+                continue
+            return out, (rej if tmp_rej is not None else None)
+        raise AssertionError("unreachable")
+    finally:
+        for tmp in (tmp_main, tmp_rej):
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
+def _temp_jsonl(folder: Path, rows: list) -> Path:
+    tmp = folder / f".pull-{secrets.token_hex(8)}.part"  # random: no other pull writes this name
+    write_jsonl(tmp, rows)
+    return tmp
+
+
+def _link_new(src: Path, dest: Path) -> bool:
+    """Give `src` the name `dest` unless `dest` exists (then False); never replaces a file."""
+    try:
+        os.link(src, dest)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as err:  # a filesystem without hard links: exclusive creation and a copy
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            raise
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(src.read_bytes())
+        f.flush()
+        os.fsync(f.fileno())
+    return True
 
 
 def local_connection(
@@ -347,12 +410,16 @@ def local_connection(
     url = url or os.environ.get("ZHNER_DOCCANO_URL") or local
     if url is None:
         raise fail("E301", url="(no server)", reason=f"no URL given and no local server recorded in {home}")
-    if not (username and password):
+    is_local = local is not None and url.rstrip("/") == local.rstrip("/")
+    if not password:
+        # the local admin's password belongs to the local server, and only it gets it (after it
+        # proves its identity in connect()); another URL needs credentials of its own
+        if not is_local:
+            raise fail("E322", url=url, home=home)
         creds = server.read_credentials(home)
         if creds is None:
             raise fail("E313", path=server.credentials_path(home))
-        username, password = username or creds.username, password or creds.password
-    is_local = local is not None and url.rstrip("/") == local.rstrip("/")
+        username, password = username or creds.username, creds.password
     return Connection(
         url=url, username=username, password=password, home=home if is_local else None,
         venv=venv if is_local else None, timeout=timeout,
