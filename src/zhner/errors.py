@@ -5,6 +5,8 @@ Each message has a code (E0xx) so that a line in a CI log can be searched for.
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 
 class ZhnerError(Exception):
     """A problem the user can fix; `str(err)` is a complete one-line message."""
@@ -23,6 +25,12 @@ class Errors:
     E003 = "{path}:{line}: invalid record: {reason}"
     E004 = "{path}: file not found"
     E005 = "{path}: invalid configuration: {reason}"
+    E006 = "{path}: another zhner run is writing its outputs into this folder; wait for it to end, or pick another --out"
+    E007 = "{path}: symbolic link loop ({reason}); point the link at a real file"
+    E008 = "{path}: broken symbolic link to {target}, which does not exist"
+    E009 = "{path}: a {kind}, not a regular file; only regular files are read (copy the content into a file)"
+    E010 = "{path}:{line}: not UTF-8 ({reason}); save the file as UTF-8"
+    E011 = "{path}: cannot {action} ({reason})"
     E101 = "{path}: empty file"
     E102 = "{path}: binary file, not text ({reason})"
     E103 = "{path}: cannot decode as UTF-8, GB18030 or Big5 ({reason})"
@@ -30,6 +38,7 @@ class Errors:
     E105 = "{path}: no article body left after removing boilerplate"
     E106 = "{path}: no input files found"
     E107 = "{path}: file is {size} bytes, above the limit of {limit} bytes (raise ingest.max_file_bytes in the config)"
+    E108 = "no article kept from {files} input files ({rejected} rejected, listed in {path}); see the reasons above"
     E201 = "cannot download {package} from the package index: {reason}"
     E202 = "{path}: corrupt download ({reason})"
     E203 = "{path}:{line}: not a PKU-tagged corpus line ({reason})"
@@ -39,6 +48,7 @@ class Errors:
     E207 = "segment {segment}: offsets do not match the text ({reason})"
     E208 = "{path}: no gold segment of a {split!r} article of {splits}; the variant cannot be chosen on it"
     E209 = "{path}: gold of the {split!r} articles cannot choose the variant; the held-out test articles never choose anything (use 'dev')"
+    E210 = "{path}:{line}: segment {segment}: {reason}; `zhner doccano push` would refuse its task, so no task is written{more}"
     E220 = "Baidu's LAC cannot be imported ({reason}); it is an optional extra: install it with `make lac`, or `pip install paddlepaddle==2.6.2 setuptools wheel` then `pip install --no-build-isolation lac==2.1.2`"
     E221 = "LAC's output does not fit the document: {reason}"
     E301 = "Doccano at {url} is not reachable ({reason}); start it with `zhner doccano serve`"
@@ -77,6 +87,22 @@ class Errors:
     E422 = "--gpu-id {gpu}: no usable GPU ({reason})"
 
 
+def printable(text: object) -> str:
+    """`text` (a path, say) as a str that can be printed and written to JSON or msgpack.
+
+    A file name that is not UTF-8 reaches Python with each bad byte as a lone surrogate
+    (surrogateescape); such a str crashes every UTF-8 encoder. The byte becomes `\\xff` instead.
+    """
+    text = str(text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def fail(code: str, **fields: object) -> ZhnerError:
     """Build the ZhnerError for catalogue entry `code` with its fields filled in."""
-    return ZhnerError(code, getattr(Errors, code).format(**fields))
+    # paths and strings go through printable(): a message must never crash the printer or a JSON writer
+    texts = (str, PurePath, BaseException)
+    safe = {k: printable(v) if isinstance(v, texts) else v for k, v in fields.items()}
+    return ZhnerError(code, getattr(Errors, code).format(**safe))

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from pydantic import Field
 from zhner.clean import CleanConfig, cjk_ratio, clean_page, normalize_line
 from zhner.config import Strict, config_path, load_model
 from zhner.dedupe import DedupeConfig, DuplicateGroup, find_duplicate_groups
-from zhner.errors import ZhnerError, fail
-from zhner.io import check_writable, write_json, write_jsonl
+from zhner.errors import ZhnerError, fail, printable
+from zhner.io import output_dir, read_regular_file, unreadable, write_json, write_jsonl
 from zhner.schemas import Article, Segment
 from zhner.split import SplitConfig, assign_splits
 
@@ -84,18 +85,22 @@ class IngestResult:
 
 
 def discover(inputs: Iterable[Path]) -> list[Path]:
-    """Input files in a stable order: files as given, directories walked (hidden entries skipped)."""
+    """Input files in a stable order: files as given, directories walked (hidden entries skipped).
+
+    Whatever is not a directory is listed, FIFOs and devices too: reading refuses them, so they
+    end up in rejected.json with the other bad inputs.
+    """
     found: list[Path] = []
     for item in inputs:
         item = Path(item)
-        if item.is_file():
-            found.append(item)
-        elif item.is_dir():
+        if item.is_dir():
             for root, dirs, files in os.walk(item):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+        elif item.exists():
+            found.append(item)
         else:
-            raise fail("E004", path=item)
+            raise unreadable(item)
     if not found:
         raise fail("E106", path=", ".join(str(p) for p in inputs))
     return found
@@ -124,13 +129,7 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
 
 def read_document(path: Path, limits: Limits) -> tuple[str, str, str]:
     """Read, check and decode one input file: returns (text, encoding, sha256 of the bytes)."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise fail("E004", path=path) from None
-    if size > limits.max_file_bytes:
-        raise fail("E107", path=path, size=size, limit=limits.max_file_bytes)
-    data = path.read_bytes()
+    data = read_regular_file(path, limits.max_file_bytes)  # never a FIFO or a device, never past the limit
     if not data.strip():
         raise fail("E101", path=path)
     if b"\x00" in data[:65536] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -162,7 +161,7 @@ def build_article(path: Path, cfg: IngestConfig) -> Article:
         original=page.original,
         script=page.script,
         encoding=encoding,
-        file=path.name,
+        file=printable(path.name),  # a name that is not UTF-8 as \xff escapes: JSON cannot hold it otherwise
         sha256=sha,
     )
 
@@ -228,33 +227,41 @@ def ingest(
 ) -> IngestResult:
     """Run the whole ingest step; write the corpus files to `out_dir` when given.
 
-    A bad file is recorded in `rejected` (and `rejected.json`) and the others go on.
+    A bad file is recorded in `rejected` (and `rejected.json`) and the others go on. The
+    output folder is held for the whole run and its five files are swapped in together, so
+    a concurrent run into it fails (E006) rather than leaving a corpus of two runs.
     """
     cfg = config or load_ingest_config()
-    if out_dir is not None:
-        for name in OUTPUTS:
-            check_writable(Path(out_dir) / name, force)
-    files = discover(inputs)
+    with output_dir(out_dir, OUTPUTS, force=force) if out_dir is not None else nullcontext() as staging:
+        result = _ingest(discover(inputs), cfg, [*cfg.split.pin_test, *pin_test], on_file)
+        result.out_dir = out_dir
+        if staging is not None:
+            write_corpus(result, staging)
+    return result
+
+
+def _ingest(
+    files: list[Path], cfg: IngestConfig, pin_test: list[str], on_file: Callable[[Path], None] | None
+) -> IngestResult:
     articles: list[Article] = []
     rejected: list[Rejected] = []
     for path in files:
         try:
             articles.append(build_article(path, cfg))
         except ZhnerError as err:
-            rejected.append(Rejected(file=str(path), code=err.code, reason=err.message))
+            rejected.append(Rejected(file=printable(path), code=err.code, reason=err.message))
         except OSError as err:
-            rejected.append(Rejected(file=str(path), code="E004", reason=f"{path}: cannot read ({err.strerror})"))
+            bad = unreadable(path, err)
+            rejected.append(Rejected(file=printable(path), code=bad.code, reason=bad.message))
         if on_file:
             on_file(path)
     groups = find_duplicate_groups(articles, cfg.dedupe)
     dropped = {i for g in groups for i in g.members if i != g.canonical}
     canonical = [a for i, a in enumerate(articles) if i not in dropped]
     segments = [s for a in canonical for s in segment_article(a, cfg.segment.max_chars)]
-    splits = assign_splits(canonical, groups, cfg.split, pin_test=[*cfg.split.pin_test, *pin_test])
-    result = IngestResult(len(files), canonical, segments, groups, splits, rejected, out_dir)
-    if out_dir is not None:
-        write_corpus(result, Path(out_dir))
-    return result
+    # article.file holds printable names: a pin given as a name that is not UTF-8 must match it
+    splits = assign_splits(canonical, groups, cfg.split, pin_test=[printable(p) for p in pin_test])
+    return IngestResult(len(files), canonical, segments, groups, splits, rejected)
 
 
 def write_corpus(result: IngestResult, out_dir: Path) -> None:

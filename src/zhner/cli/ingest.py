@@ -8,6 +8,7 @@ import typer
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg, progress
+from zhner.errors import fail, printable
 from zhner.ingest import discover, ingest, load_ingest_config
 
 
@@ -28,12 +29,12 @@ def ingest_cli(
         result = ingest(inputs, out, config=cfg, pin_test=pin_test, force=force, on_file=lambda _: bar.advance(task))
     for rejected in result.rejected:
         msg.warn(f"[{rejected.code}] {rejected.reason}")
+    if not result.articles:  # a corpus of nothing is a failure, said in red like the others
+        raise fail("E108", files=result.files, rejected=len(result.rejected), path=out / "rejected.json")
     dupes = sum(len(g.members) - 1 for g in result.groups)
     counts = {s: list(result.splits["articles"].values()).count(s) for s in ("train", "dev", "test")}
     msg.good(
         f"{len(result.articles)} articles, {len(result.segments)} segments from {result.files} files "
-        f"({dupes} near-duplicates grouped, {len(result.rejected)} rejected) → {out}"
+        f"({dupes} near-duplicates grouped, {len(result.rejected)} rejected) → {printable(out)}"
     )
     msg.text(f"Splits: {counts['train']} train, {counts['dev']} dev, {counts['test']} test")
-    if not result.articles:
-        raise typer.Exit(1)
