@@ -7,20 +7,27 @@ or path (`models/zh_news_base`); its labels are mapped onto zhner's scheme throu
 
 from __future__ import annotations
 
+import configparser
 import hashlib
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import spacy
+from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from zhner.config import LabelScheme, load_labels
+from zhner.console import logger
+from zhner.doccano.mapping import task_problem
+from zhner.doccano.settings import load_settings
 from zhner.errors import fail
-from zhner.io import check_writable, read_jsonl, write_jsonl
-from zhner.pipeline import confidence
+from zhner.interrupt import child_pids, kill, raise_if_interrupted
+from zhner.io import check_writable, read_jsonl_lines, write_jsonl
+from zhner.pipeline import confidence, lac
 from zhner.pipeline.confidence import PATTERN_SPANS_KEY
 from zhner.schemas import Segment, Span, Task, TaskMeta
 
@@ -45,11 +52,30 @@ def load_pipeline(model: str | Path) -> Language:
         import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory zh_news_base may use
     except ImportError:
         pass
+    if lac.is_lac(model):  # Baidu's LAC through its spaCy component (E220 when not installed)
+        return lac.build_pipeline()
     try:
         return spacy.load(model)
-    except (OSError, ValueError, KeyError) as err:
-        reason = str(err).splitlines()[0][:300]
-        raise fail("E205", model=model, reason=reason) from None
+    except Exception as err:  # a broken config.cfg raises confection, configparser or import errors alike
+        logger.debug("spacy.load(%r) failed", model, exc_info=True)
+        raise fail("E205", model=model, reason=load_failure(model, err)) from None
+
+
+def load_failure(model: str | Path, err: Exception) -> str:
+    """Why spacy.load failed, as one line that is never empty: the error's type, then its message.
+
+    confection's config errors start with blank lines (the first line alone said nothing)
+    and carry their field errors separately; they are named after the pipeline's config.cfg.
+    """
+    fields = [e for e in getattr(err, "errors", None) or [] if isinstance(e, dict)]
+    if fields:
+        text = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in fields)
+    else:
+        text = "; ".join(line.strip() for line in str(err).splitlines() if line.strip()) or "no message"
+    config = Path(model) / "config.cfg"
+    if isinstance(err, (ConfigValidationError, configparser.Error)) and config.is_file():
+        return f"{config}: {type(err).__name__}: {text.replace(repr('<string>'), 'config.cfg')}"[:400]
+    return f"{type(err).__name__}: {text}"[:400]
 
 
 def model_id(nlp: Language) -> tuple[str, str]:
@@ -100,26 +126,62 @@ def _tasks(
 ) -> Iterator[Task]:
     pairs = ((s.text, s) for s in segments)
     done = 0
-    for doc, segment in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process):
-        spans = doc_spans(doc, scheme, mapping, summary.dropped_labels)
-        check_offsets(segment, doc, spans)
-        summary.tasks += 1
-        summary.characters += len(segment.text)
-        summary.labels.update(s.label for s in spans)
-        summary.sources.update(s.source for s in spans)
-        done += 1
-        if on_batch and done % batch_size == 0:
-            on_batch(batch_size)
-        yield Task(
-            text=segment.text,
-            label=[s.as_triple() for s in spans],
-            meta=TaskMeta(
-                segment_id=segment.id, article_id=segment.article_id, text_sha1=text_sha1(segment.text),
-                model=summary.model, model_version=summary.model_version, spans=spans,
-            ),
-        )
+    running = child_pids()
+    docs = nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, n_process=n_process)
+    try:
+        for doc, segment in docs:
+            raise_if_interrupted()  # a signal whose exception Python dropped (in a fork hook, say)
+            spans = doc_spans(doc, scheme, mapping, summary.dropped_labels)
+            check_offsets(segment, doc, spans)
+            summary.tasks += 1
+            summary.characters += len(segment.text)
+            summary.labels.update(s.label for s in spans)
+            summary.sources.update(s.source for s in spans)
+            done += 1
+            if on_batch and done % batch_size == 0:
+                on_batch(batch_size)
+            yield Task(
+                text=segment.text,
+                label=[s.as_triple() for s in spans],
+                meta=TaskMeta(
+                    segment_id=segment.id, article_id=segment.article_id, text_sha1=text_sha1(segment.text),
+                    model=summary.model, model_version=summary.model_version, spans=spans,
+                ),
+            )
+    except BaseException:  # an error, or the writer stopped (GeneratorExit): the workers end here
+        # spaCy's clean-up joins its workers, and one blocked on sending to a pipe that nobody
+        # reads any more never ends. Workers hold no outputs: killing them loses nothing.
+        kill(child_pids() - running)
+        raise_if_interrupted()  # spaCy's EOFError from a worker the signal ended: say it was the signal
+        raise
+    finally:
+        with warnings.catch_warnings():  # W127 "not all workers completed": we ended them
+            warnings.filterwarnings("ignore", message=r"\[W127\]")
+            docs.close()
     if on_batch and done % batch_size:
         on_batch(done % batch_size)
+
+
+def check_pushable(path: Path, numbered: Sequence[tuple[int, Segment]], max_chars: int) -> None:
+    """Refuse, before any work, segments whose tasks `zhner doccano push` would refuse (E210).
+
+    The text rules are push's own (doccano.mapping.task_problem); ids must be unique.
+    """
+    first: dict[str, int] = {}
+    problems: list[tuple[int, str, str]] = []
+    for line, segment in numbered:
+        bare = Task(text=segment.text, meta=TaskMeta(segment_id=segment.id, article_id=segment.article_id,
+                                                     text_sha1=text_sha1(segment.text)))
+        reason = task_problem(bare, labels=set(), max_chars=max_chars)
+        if reason is None and segment.id in first:
+            reason = f"segment id repeated (first on line {first[segment.id]})"
+        first.setdefault(segment.id, line)
+        if reason is not None:
+            problems.append((line, segment.id, reason))
+    if problems:
+        line, segment_id, reason = problems[0]
+        more = f" ({len(problems) - 1} more segments like it)" if len(problems) > 1 else ""
+        raise fail("E210", path=path, line=line, segment=segment_id, reason=reason, more=more)
 
 
 def preannotate(
@@ -133,15 +195,21 @@ def preannotate(
     batch_size: int = 64,
     n_process: int = 1,
     labels: Path | None = None,
+    max_chars: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Pre-annotate every segment of `segments` and write one Doccano task per segment to `out`."""
+    """Pre-annotate every segment of `segments` and write one Doccano task per segment to `out`.
+
+    `max_chars` is the longest text push takes (default: sync.max_segment_chars of configs/doccano.yml).
+    """
     out = Path(out)
     check_writable(out, force)
     scheme = load_labels(labels)
     if mapping not in scheme.mappings:
         raise fail("E005", path=labels or "configs/labels.yml", reason=f"no mapping named {mapping!r}")
-    items = list(read_jsonl(Path(segments), Segment))
+    numbered = list(read_jsonl_lines(Path(segments), Segment))
+    check_pushable(Path(segments), numbered, max_chars or load_settings().sync.max_segment_chars)
+    items = [segment for _, segment in numbered]
     nlp = load_pipeline(model)
     if scores and "ner" in nlp.pipe_names and "beam_parse" in dir(nlp.get_pipe("ner")):
         nlp.add_pipe(confidence.FACTORY, after="ner", config={"batch_size": batch_size})
@@ -154,6 +222,9 @@ def preannotate(
 
 
 def count_segments(path: Path) -> int:
-    """Number of records in a segments file (for a progress bar's total)."""
-    with Path(path).open(encoding="utf-8") as f:
+    """Number of records in a segments file (for a progress bar's total).
+
+    Counted in bytes: a line that is not UTF-8 is reported, with its number, when the file is read.
+    """
+    with Path(path).open("rb") as f:
         return sum(1 for line in f if line.strip())

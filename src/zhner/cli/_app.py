@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +14,7 @@ import typer
 
 from zhner.console import logger, msg
 from zhner.errors import ZhnerError
+from zhner.interrupt import exit_may_block, signals_raise
 
 app = typer.Typer(
     name="zhner",
@@ -29,15 +33,44 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagno
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def _interrupted(err: KeyboardInterrupt) -> typer.Exit:
+    """One red line and the shell's exit code for the signal (130 for SIGINT, 143 for SIGTERM)."""
+    signum = getattr(err, "signum", signal.SIGINT)
+    msg.fail(f"interrupted by {signal.Signals(signum).name} (exit {128 + signum})")
+    code = 128 + signum
+    if exit_may_block():
+        # multiprocessing's exit handlers would join queue feeder threads blocked for ever
+        # writing to the workers the signal ended; every clean-up of ours has run by now
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return typer.Exit(code)
+
+
+def _tolerant_stdio() -> None:
+    """Print what cannot be encoded as escapes: a message naming a file must never crash after the work."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a ZhnerError into one red line and exit code 1: only the CLI decides exit codes."""
+    """Turn a ZhnerError into one red line and exit code 1: only the CLI decides exit codes.
+
+    It also makes SIGINT and SIGTERM end the command through its clean-ups (exit 130 or 143).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _tolerant_stdio()
         try:
-            return func(*args, **kwargs)
+            with signals_raise():
+                return func(*args, **kwargs)
         except ZhnerError as err:
             msg.fail(str(err))
             raise typer.Exit(1) from None
+        except KeyboardInterrupt as err:
+            raise _interrupted(err) from None
 
     return wrapper
