@@ -26,9 +26,9 @@ from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
 from zhner.doccano.mapping import row_meta
-from zhner.errors import fail
+from zhner.errors import fail, printable
 from zhner.evaluate import load_pipeline
-from zhner.io import atomic_open, check_writable, write_jsonl, write_text
+from zhner.io import atomic_open, output_dir, read_lines, unreadable, write_jsonl, write_text
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")
@@ -87,7 +87,7 @@ class Source:
 
     @property
     def where(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{printable(self.path)}:{self.line}"  # also stored in the DocBin: no lone surrogates
 
 
 @dataclass
@@ -143,28 +143,27 @@ def discover(inputs: Sequence[Path]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise fail("E004", path=path)
+            raise unreadable(path)
     return files
 
 
 def read_records(path: Path, scheme: LabelScheme) -> Iterator[Source]:
     """Validated records of one file; a bad line raises an error naming file:line and the reason."""
-    with Path(path).open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = srsly.json_loads(line)
-            except ValueError as err:
-                raise fail("E002", path=path, line=lineno, reason=err) from None
-            try:
-                record = CorrectedRecord.model_validate(data)
-            except ValidationError as err:
-                reason = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors()
-                )
-                raise fail("E003", path=path, line=lineno, reason=reason) from None
-            yield _source(path, lineno, record, scheme)
+    for lineno, line in read_lines(path):  # decoded line by line: a byte that is not UTF-8 is named (E010)
+        if not line.strip():
+            continue
+        try:
+            data = srsly.json_loads(line)
+        except ValueError as err:
+            raise fail("E002", path=path, line=lineno, reason=err) from None
+        try:
+            record = CorrectedRecord.model_validate(data)
+        except ValidationError as err:
+            reason = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors()
+            )
+            raise fail("E003", path=path, line=lineno, reason=reason) from None
+        yield _source(path, lineno, record, scheme)
 
 
 def _source(path: Path, line: int, record: CorrectedRecord, scheme: LabelScheme) -> Source:
@@ -191,7 +190,7 @@ def read_splits(path: Path) -> dict[str, str]:
     """article id → split, from corpus/splits.json (duplicates follow their canonical article)."""
     path = Path(path)
     if not path.exists():
-        raise fail("E004", path=path)
+        raise unreadable(path)
     try:
         data = srsly.read_json(path)
         articles = {**data.get("duplicates", {}), **data["articles"]}
@@ -335,17 +334,37 @@ def convert(
     force: bool = False,
     labels_path: Path | None = None,
 ) -> ConvertSummary:
-    """Write train/dev/test .spacy files to `out` and return what was converted and how."""
+    """Write train/dev/test .spacy files to `out` and return what was converted and how.
+
+    The folder is held for the whole run and the files are swapped in together at the end (a
+    user_dict.txt of an earlier run goes when this one writes none): no mix of two runs.
+    """
     if misaligned not in POLICIES:
         raise fail("E415", value=misaligned, choices=", ".join(POLICIES))
     out = Path(out)
-    targets = {s: out / f"{s}.spacy" for s in SPLITS}
-    for path in [*targets.values(), out / MISALIGNED_FILE, out / USER_DICT_FILE]:
-        check_writable(path, force)
+    names = [*(f"{s}.spacy" for s in SPLITS), MISALIGNED_FILE, USER_DICT_FILE]
+    with output_dir(out, names, force=force) as staging:
+        summary, bins = _convert(inputs, splits, model, misaligned, labels_path)
+        for split in SPLITS:
+            with atomic_open(staging / f"{split}.spacy", "wb") as f:
+                f.write(bins[split].to_bytes())
+            summary.outputs[split] = printable(out / f"{split}.spacy")
+        write_jsonl(staging / MISALIGNED_FILE, (asdict(m) for m in summary.misaligned))
+        summary.outputs["misaligned"] = printable(out / MISALIGNED_FILE)
+        if summary.user_dict_words:
+            write_text(staging / USER_DICT_FILE, "\n".join(summary.user_dict_words) + "\n")
+            summary.outputs["user_dict"] = printable(out / USER_DICT_FILE)
+    return summary
+
+
+def _convert(
+    inputs: Sequence[Path], splits: Path, model: str, misaligned: str, labels_path: Path | None
+) -> tuple[ConvertSummary, dict[str, DocBin]]:
+    """Read, check and align every record; the DocBins by split, and the summary of what was done."""
     scheme = load_labels(labels_path)
     article_split = read_splits(splits)
     files = discover(inputs)
-    summary = ConvertSummary(policy=misaligned, model=model, files=[str(f) for f in files])
+    summary = ConvertSummary(policy=misaligned, model=printable(model), files=[printable(f) for f in files])
 
     latest: dict[str, Source] = {}
     for path in files:
@@ -376,17 +395,7 @@ def convert(
         summary.tokens[split] += len(doc)
         for ent in doc.ents:
             summary.entities[split][ent.label_] = summary.entities[split].get(ent.label_, 0) + 1
-
-    for split, path in targets.items():
-        with atomic_open(path, "wb") as f:
-            f.write(bins[split].to_bytes())
-        summary.outputs[split] = str(path)
-    write_jsonl(out / MISALIGNED_FILE, (asdict(m) for m in summary.misaligned))
-    if summary.user_dict_words:
-        write_text(out / USER_DICT_FILE, "\n".join(summary.user_dict_words) + "\n")
-        summary.outputs["user_dict"] = str(out / USER_DICT_FILE)
-    summary.outputs["misaligned"] = str(out / MISALIGNED_FILE)
-    return summary
+    return summary, bins
 
 
 def retokenize(

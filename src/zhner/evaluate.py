@@ -17,8 +17,11 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from zhner.config import LabelScheme, load_labels
-from zhner.errors import fail
-from zhner.report import check_report_writable, write_reports
+from zhner.errors import fail, printable
+from zhner.io import output_dir, unreadable
+from zhner.pipeline import lac
+from zhner.preannotate import load_failure
+from zhner.report import REPORT_FILES, write_reports
 from zhner.scoring import SCHEMES, Ent, overlaps, score
 
 MISSED, SPURIOUS = "MISSED", "SPURIOUS"
@@ -44,17 +47,22 @@ def load_pipeline(name: str | Path) -> Language:
     """Load a pipeline by path or package name, as a catalogued error when it cannot be loaded."""
     import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory that zhner pipelines use
 
+    if lac.is_lac(name):  # Baidu's LAC through its spaCy component (E220 when not installed)
+        return lac.build_pipeline()
     try:
         return spacy.load(name)
-    except (OSError, ValueError) as err:
-        raise fail("E205", model=name, reason=str(err).splitlines()[0]) from None
+    except Exception as err:  # a broken config.cfg raises confection, configparser or import errors alike
+        raise fail("E205", model=name, reason=load_failure(name, err)) from None
 
 
 def read_gold(path: Path, scheme: LabelScheme) -> list[GoldDoc]:
-    """The gold documents of a DocBin, their entities mapped into our label scheme."""
+    """The gold documents of a DocBin, their entities mapped into our label scheme; or of gold task
+    JSONL (annotations/gold/*.jsonl), whose character spans are already in it."""
     path = Path(path)
-    if not path.exists():
-        raise fail("E004", path=path)
+    if not path.is_file():
+        raise unreadable(path)
+    if path.suffix == ".jsonl":
+        return read_gold_tasks(path, scheme)
     try:
         docs = list(DocBin().from_disk(path).get_docs(spacy.blank("zh").vocab))
     except (ValueError, KeyError, TypeError) as err:
@@ -65,6 +73,19 @@ def read_gold(path: Path, scheme: LabelScheme) -> list[GoldDoc]:
         GoldDoc(id=str(doc.user_data.get("segment_id", f"#{i}")), text=doc.text, ents=doc_ents(doc, scheme))
         for i, doc in enumerate(docs)
     ]
+
+
+def read_gold_tasks(path: Path, scheme: LabelScheme) -> list[GoldDoc]:
+    """Gold task JSONL (zhner.schemas.Task, as annotations/gold/ keeps it) as gold documents."""
+    from zhner.io import read_jsonl
+    from zhner.schemas import Task
+
+    docs = [GoldDoc(id=t.meta.segment_id, text=t.text,
+                    ents=[Ent(s, e, label) for s, e, label in t.label if label in scheme.labels])
+            for t in read_jsonl(path, Task)]
+    if not docs:
+        raise fail("E403", path=path)
+    return docs
 
 
 def doc_ents(doc: Doc, scheme: LabelScheme) -> list[Ent]:
@@ -151,7 +172,7 @@ def model_metrics(docs: Sequence[GoldDoc], pred: Predictions, labels: Sequence[s
     """Micro figures per scheme at the top level, per-label ones under `per_label`, plus errors."""
     scores = score([d.ents for d in docs], pred.ents, labels)
     return {
-        "name": pred.name,
+        "name": printable(pred.name),
         **{s: scores[s]["micro"] for s in SCHEMES},
         "per_label": {label: {s: scores[s]["per_label"][label] for s in SCHEMES} for label in labels},
         "confusion": confusion(docs, pred.ents, labels),
@@ -191,12 +212,20 @@ def evaluate(
 ) -> dict:
     """Score `model` (and `baseline`) on the gold DocBin `data`; write the reports to `out` when given.
 
-    Returns the metrics dict that is also written as report.json.
+    Returns the metrics dict that is also written as report.json. The report folder is checked
+    and held before any work, and its files are swapped in together at the end.
     """
     if max_drop < 0:
         raise fail("E404", value=max_drop)
-    if out is not None:
-        check_report_writable(Path(out), force)
+    if out is None:
+        return _evaluate(model, Path(data), baseline, max_drop, labels_path, None)
+    with output_dir(Path(out), REPORT_FILES, force=force) as staging:
+        return _evaluate(model, Path(data), baseline, max_drop, labels_path, staging)
+
+
+def _evaluate(
+    model: str, data: Path, baseline: str | None, max_drop: float, labels_path: Path | None, out: Path | None
+) -> dict:
     scheme = load_labels(labels_path)
     labels = list(scheme.labels)
     docs = read_gold(Path(data), scheme)
@@ -204,7 +233,7 @@ def evaluate(
     if baseline is not None:
         preds["baseline"] = predict(baseline, docs, scheme)
     metrics: dict = {
-        "data": str(data),
+        "data": printable(data),
         "n_docs": len(docs),
         "n_gold_entities": sum(len(d.ents) for d in docs),
         "labels": labels,

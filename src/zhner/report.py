@@ -11,19 +11,13 @@ from typing import TYPE_CHECKING
 from spacy import displacy
 
 from zhner.config import LabelScheme
-from zhner.io import atomic_open, check_writable, write_json, write_text
+from zhner.io import atomic_open, write_json, write_text
 
 if TYPE_CHECKING:
     from zhner.evaluate import GoldDoc, Predictions
 
 REPORT_FILES = ("report.md", "report.json", "errors.html", "per_label_f.png")
 MAX_LISTED_ERRORS = 40  # report.md stays readable in a CI log; report.json has them all
-
-
-def check_report_writable(out: Path, force: bool) -> None:
-    """Refuse before any work if one of the report files exists and `force` is not set."""
-    for name in REPORT_FILES:
-        check_writable(out / name, force)
 
 
 def write_reports(
@@ -47,8 +41,14 @@ def _delta(x: float | None) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
+    """Text safe inside a markdown table cell: shown as written, never read as HTML or as a column."""
+    text = html.escape(str(text), quote=False)  # a renderer passes raw HTML through: <script>, <img onerror>
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _code(text: str) -> str:
+    """Text as an inline code span (HTML inside one is shown as written); a backtick would end it."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -58,7 +58,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
 
 
 def _ent(side: dict | None) -> str:
-    return "–" if side is None else f"{_cell(side['text'])} {side['label']}"
+    return "–" if side is None else f"{_cell(side['text'])} {_cell(side['label'])}"
 
 
 def render_markdown(metrics: dict) -> str:
@@ -68,9 +68,9 @@ def render_markdown(metrics: dict) -> str:
     lines = [
         "# NER evaluation",
         "",
-        f"Model `{model['name']}` on `{metrics['data']}`: {metrics['n_docs']} documents, "
+        f"Model {_code(model['name'])} on {_code(metrics['data'])}: {metrics['n_docs']} documents, "
         f"{metrics['n_gold_entities']} gold entities."
-        + (f" Baseline `{base['name']}`." if base else " No baseline."),
+        + (f" Baseline {_code(base['name'])}." if base else " No baseline."),
         "",
     ]
     if gate := metrics.get("gate"):

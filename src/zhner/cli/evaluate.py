@@ -9,6 +9,7 @@ from wasabi import table
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg
+from zhner.errors import printable
 from zhner.evaluate import evaluate
 from zhner.scoring import SCHEMES
 
@@ -38,7 +39,7 @@ def evaluate_cli(
         for s in SCHEMES
     ]
     msg.text(table(rows, header=header, divider=True))
-    msg.text(f"Reports in {out}/: report.md, report.json, errors.html, per_label_f.png")
+    msg.text(f"Reports in {printable(out)}/: report.md, report.json, errors.html, per_label_f.png")
     gate = metrics["gate"]
     if gate is None:
         return
