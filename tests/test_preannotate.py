@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
-from spacy.training import Example
-from spacy.util import fix_random_seed
 from typer.testing import CliRunner
 
 from zhner.cli import app
@@ -40,46 +38,6 @@ def write_segments(path: Path, texts: list[str]) -> Path:
 @pytest.fixture
 def segments(tmp_path: Path) -> Path:
     return write_segments(tmp_path / "segments.jsonl", TEXTS)
-
-
-@pytest.fixture(scope="module")
-def ontonotes_pipeline(tmp_path_factory) -> Path:
-    """A foreign pipeline with OntoNotes labels (as zh_core_web_* predict them)."""
-    nlp = spacy.blank("zh")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([
-        {"label": "ORG", "pattern": "新华社"},
-        {"label": "GPE", "pattern": "北京"},
-        {"label": "FAC", "pattern": "拉萨"},
-        {"label": "MONEY", "pattern": "6万余元"},
-        {"label": "PERSON", "pattern": "总理"},
-        {"label": "NORP", "pattern": "美国"},
-    ])
-    nlp.meta["name"] = "onto_demo"
-    nlp.meta["version"] = "3.2.1"
-    path = tmp_path_factory.mktemp("onto") / "onto_demo"
-    nlp.to_disk(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def ner_pipeline(tmp_path_factory) -> Path:
-    """A small NER trained here on character tokens, enough to predict its training entities."""
-    fix_random_seed(0)
-    nlp = spacy.blank("zh")
-    nlp.add_pipe("ner")
-    gold = [
-        ("新华社北京电，国务院总理在北京会见了美国客人。", [(0, 3, "ORG"), (3, 5, "GPE"), (7, 10, "ORG"), (13, 15, "GPE")]),
-        ("中国人民银行今天在上海宣布新的政策。", [(0, 6, "ORG"), (6, 8, "DATE"), (9, 11, "GPE")]),
-    ]
-    examples = [Example.from_dict(nlp.make_doc(t), {"entities": ents}) for t, ents in gold]
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(40):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    nlp.meta["name"] = "tiny_ner"
-    path = tmp_path_factory.mktemp("ner") / "tiny_ner"
-    nlp.to_disk(path)
-    return path
 
 
 def test_foreign_labels_are_mapped_and_meta_complete(segments, ontonotes_pipeline, tmp_path):
