@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Baidu's LAC (an optional peer pipeline, `--model lac`): installed for the tests, never needed by zh_news_base
+# Baidu's LAC: the teacher that labels organisations and places when zh_news_base is built (make all), and
+# an optional peer pipeline (`--model lac`) in the tests; never needed to run zh_news_base
 LAC_STAMP := $(VENV)/.lac-installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
 # project.yml calls `zhner`: the venv's scripts must be on PATH even when it is not activated
@@ -37,7 +38,7 @@ lac: $(LAC_STAMP)
 doccano: setup
 	$(BIN)/zhner doccano install
 
-all: setup doccano
+all: setup lac doccano
 	@start=$$(date +%s); $(RUN) all; status=$$?; \
 	echo "make all: $$(( $$(date +%s) - start )) s, exit code $$status"; exit $$status
 

@@ -26,6 +26,7 @@ def tiny_config(path: Path, **changes) -> Path:
     cfg["pkuseg"]["iterations"] = 1
     cfg["ner"]["overrides"] = {"training.max_steps": 30, "training.eval_frequency": 10}
     cfg["patterns"]["variants"] = ["model", "model+patterns"]
+    cfg["teacher"]["extra_text"]["limit"] = 200
     for key, value in changes.items():
         cfg[key].update(value)
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
@@ -62,6 +63,9 @@ def test_meta_names_data_versions_and_scores(built):
     assert info["split_lines"] == {"train": 320, "dev": 40, "heldout": 40}
     assert info["variant"] in info["dev_scores_silver"]
     assert info["silver"]["compound_orgs"] > 0
+    teacher = info["teacher"]  # LAC labelled the organisations and places of the train and dev lines
+    assert teacher["use"] == "lac" and teacher["teacher_spans"] > 100 and teacher["extra_lines"] == 200
+    assert any("LAC" in s["name"] for s in meta["sources"])
 
 
 def test_second_run_is_instant_and_leaves_the_model_alone(built):
@@ -181,3 +185,15 @@ def test_shipped_build_configs_are_valid_and_their_overrides_reach_spacy(name):
     width = nlp_cfg["components"]["tok2vec"]["model"]["encode"]["width"]
     assert nlp_cfg["components"]["ner"]["model"]["tok2vec"]["width"] == width
     assert "patterns" not in cfg.patterns.variants  # ner.cfg needs a NER to fine-tune
+
+
+def test_a_whole_dev_set_chooses_the_variant_without_splits(built, tmp_path):
+    _, config, work, _ = built
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(json.dumps({"text": "新华社北京电", "label": [[0, 3, "ORG"], [3, 5, "GPE"]],
+                               "meta": {"segment_id": "d1", "article_id": "d1", "text_sha1": "0" * 40}},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    gold = load_gold_selection(dev, None)
+    assert gold.split == "all" and gold.texts == ("新华社北京电",)
+    meta = bootstrap(out=tmp_path / "m", config=config, work=work, select_gold=gold)
+    assert meta["zhner"]["variant_selected_on"].startswith("1 gold segments (2 spans) of all segments")

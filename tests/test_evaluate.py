@@ -368,3 +368,20 @@ def test_a_pipeline_with_zhner_components_is_evaluated_in_a_fresh_process(eval_s
     assert done.returncode == 0, done.stdout + done.stderr
     model = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))["model"]
     assert model["strict"]["act"] > 0  # the patterns found some of 6万余元, 拉萨市, …
+
+
+def test_gold_task_jsonl_scores_as_its_docbin_does(eval_setup, tmp_path):
+    """annotations/gold/*.jsonl (the news dev set) is evaluated directly, with the same figures."""
+    lines = []
+    for seg_id, (text, ents) in TEXTS.items():
+        spans = sorted((text.index(t), text.index(t) + len(t), label) for t, label in ents)
+        lines.append(json.dumps({"text": text, "label": [list(s) for s in spans],
+                                 "meta": {"segment_id": seg_id, "article_id": seg_id, "text_sha1": "0" * 40}},
+                                ensure_ascii=False))
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from_jsonl = evaluate(model=eval_setup["good"], data=gold, baseline=eval_setup["weak"])
+    from_docbin = evaluate(model=eval_setup["good"], data=eval_setup["data"], baseline=eval_setup["weak"])
+    for who in ("model", "baseline"):
+        assert from_jsonl[who]["strict"] == from_docbin[who]["strict"]
+    assert from_jsonl["n_gold_entities"] == 5

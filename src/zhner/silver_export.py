@@ -1,6 +1,6 @@
 """Export a seeded sample of the silver People's Daily training lines as a spaCy DocBin.
 
-`zhner bootstrap` trains on these lines in a temporary folder and keeps only the model; the
+`zhner bootstrap` trains on these lines (ORG/GPE/LOC from its teacher when configured) in a temporary folder and keeps only the model; the
 fine-tuning config (configs/ner.cfg) mixes a sample of the same silver data into the gold
 corrections, so it needs them on disk: `corpus/silver.spacy`, rebuilt from the cached corpus.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 import spacy
 
 from zhner.io import atomic_open, check_writable
-from zhner.pipeline.bootstrap import load_bootstrap_config, load_data, to_docbin
+from zhner.pipeline.bootstrap import load_bootstrap_config, load_data, relabel_with_teacher, to_docbin
+from zhner.pipeline.corpus import cache_dir
 
 
 @dataclass
@@ -33,6 +34,8 @@ def export_silver(
     check_writable(out, force)
     cfg = load_bootstrap_config(config)
     data = load_data(cfg)
+    if cfg.teacher.use is not None:  # the lines the base was trained on, with the teacher's labels (cached by bootstrap)
+        relabel_with_teacher(cfg, data, cache_dir(), lambda _m: None)
     train = [s for s in data.part("train") if s.words]
     rng = random.Random(cfg.seed if seed is None else seed)
     sample = rng.sample(train, min(limit, len(train))) if limit > 0 else train

