@@ -75,3 +75,15 @@ def test_a_missing_member_is_a_clear_error(tmp_path: Path, repo_root: Path) -> N
     extra = load_bootstrap_config().teacher.extra_text.model_copy(update={"member": "examples/nope.txt"})
     with pytest.raises(Exception, match="nope.txt is missing from the archive"):
         teacher.extra_lines(extra, tmp_path, repo_root)
+
+
+def test_the_cache_key_is_the_same_in_every_process(repo_root: Path) -> None:
+    """A key that followed Python's hash seed would relabel the whole corpus on every build."""
+    import subprocess
+    import sys
+
+    code = "from zhner.pipeline import teacher, lac; print(teacher._stable(lac.Conventions.load()))"
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo_root,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in (1, 2, 3)}
+    assert len(keys) == 1

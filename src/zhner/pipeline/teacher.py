@@ -60,7 +60,7 @@ def teacher_spans(texts: Sequence[str], settings: TeacherSettings, work: Path, l
     scheme_rules, conventions = _lac_rules()
     h = hashlib.sha256()
     for part in (json.dumps(list(texts), ensure_ascii=False), json.dumps(sorted(settings.labels)), lac.lac_version(),
-                 json.dumps(sorted((" ".join(k), v or "") for k, v in scheme_rules.items())), repr(conventions),
+                 json.dumps(sorted((" ".join(k), v or "") for k, v in scheme_rules.items())), _stable(conventions),
                  Path(lac.__file__).read_text(encoding="utf-8")):
         h.update(hashlib.sha256(part.encode()).digest())
     cached = work / "teacher" / f"{h.hexdigest()[:16]}.json"
@@ -80,6 +80,12 @@ def teacher_spans(texts: Sequence[str], settings: TeacherSettings, work: Path, l
     with atomic_open(cached, "w") as f:
         json.dump(spans, f, ensure_ascii=False)
     return spans
+
+
+def _stable(conventions: lac.Conventions) -> str:
+    """The conventions as text that is the same in every process (a frozenset's repr follows the hash seed)."""
+    return json.dumps({"places": conventions.places.model_dump(), "date_exclude": sorted(conventions.date_exclude),
+                       "date_trailers": list(conventions.date_trailers)}, sort_keys=True, ensure_ascii=False, default=sorted)
 
 
 def _lac_rules() -> tuple[lac.Rules, lac.Conventions]:
