@@ -28,6 +28,12 @@ def test_merge_replaces_the_teacher_s_labels_and_keeps_other_silver_around_them(
     assert merged == [(0, 2, "ORG"), (5, 6, "DATE")]
 
 
+def test_fill_keeps_the_silver_of_the_teacher_s_labels_where_the_teacher_found_nothing() -> None:
+    silver = [(0, 1, "GPE"), (2, 4, "ORG"), (5, 6, "DATE")]
+    merged = teacher.merge([(0, 2, "ORG")], silver, {"ORG", "GPE", "LOC"}, fill=True)
+    assert merged == [(0, 2, "ORG"), (2, 4, "ORG"), (5, 6, "DATE")]  # the PKU GPE overlaps: it gives way
+
+
 def test_relabel_keeps_words_and_counts() -> None:
     sent = SilverSentence(words=["中国", "银行", "今天", "宣布"], spans=[(0, 1, "GPE"), (2, 3, "DATE")])
     out, stats = teacher.relabel([sent], [[(0, 4, "ORG")]], ["ORG", "GPE", "LOC"])

@@ -202,7 +202,7 @@ def relabel_with_teacher(cfg: BootstrapConfig, data: Data, work: Path, log: Log)
     """Train and dev lines get the teacher's labels (cached); held-out lines keep the PKU silver they are scored on."""
     lines = sorted({*data.split.train, *data.split.dev})
     spans = teacher.teacher_spans([data.silver[i].text for i in lines], cfg.teacher, work, log)
-    relabelled, stats = teacher.relabel([data.silver[i] for i in lines], spans, cfg.teacher.labels)
+    relabelled, stats = teacher.relabel([data.silver[i] for i in lines], spans, cfg.teacher.labels, cfg.teacher.fill)
     for i, sentence in zip(lines, relabelled, strict=True):
         data.silver[i] = sentence
     return stats

@@ -51,6 +51,7 @@ class TeacherSettings(Strict):
     labels: list[str] = Field(default_factory=lambda: ["ORG", "GPE", "LOC"])
     batch_size: int = Field(256, gt=0)
     cpu_threads: int = Field(2, gt=0)
+    fill: bool = Field(False, description="keep the PKU silver spans of `labels` where the teacher has none overlapping")
     extra_text: ExtraText | None = None
 
 
@@ -114,17 +115,18 @@ def token_spans(words: Sequence[str], spans: Iterable[CharSpan]) -> tuple[list[t
 
 
 def merge(teacher: Sequence[tuple[int, int, str]], silver: Sequence[tuple[int, int, str]],
-          replaced: set[str]) -> list[tuple[int, int, str]]:
-    """The teacher's spans, plus the silver spans of the other labels that do not overlap them."""
+          replaced: set[str], fill: bool = False) -> list[tuple[int, int, str]]:
+    """The teacher's spans, plus the silver spans of the other labels (of all labels with `fill`)
+    that do not overlap them."""
     out = list(teacher)
     for span in silver:
-        if span[2] not in replaced and all(span[1] <= s or span[0] >= e for s, e, _ in out):
+        if (fill or span[2] not in replaced) and all(span[1] <= s or span[0] >= e for s, e, _ in out):
             out.append(span)
     return sorted(out)
 
 
 def relabel(sentences: Sequence[SilverSentence], spans: Sequence[Sequence[CharSpan]],
-            labels: Iterable[str]) -> tuple[list[SilverSentence], dict]:
+            labels: Iterable[str], fill: bool = False) -> tuple[list[SilverSentence], dict]:
     """Silver sentences whose `labels` come from the teacher instead of the PKU tags."""
     replaced = set(labels)
     out, kept, dropped = [], 0, 0
@@ -132,7 +134,8 @@ def relabel(sentences: Sequence[SilverSentence], spans: Sequence[Sequence[CharSp
         teacher, lost = token_spans(sent.words, char_spans)
         kept += len(teacher)
         dropped += lost
-        out.append(SilverSentence(words=sent.words, spans=merge(teacher, sent.spans, replaced), repaired=sent.repaired))
+        out.append(SilverSentence(words=sent.words, spans=merge(teacher, sent.spans, replaced, fill),
+                                  repaired=sent.repaired))
     return out, {"teacher_spans": kept, "teacher_spans_off_word_boundaries": dropped}
 
 
