@@ -1,0 +1,161 @@
+"""The import rule of issue #13: a stage imports the shared layer, never another stage.
+
+Every module under src/zhner is parsed with `ast` (nothing is imported), and each `import zhner.…`
+or `from zhner.… import` (at any depth, inside functions too) is checked against the layer map
+below. The CLI (`zhner.cli`) and the orchestrating `zhner.loop` may import everything.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "zhner"
+
+SHARED = "shared"
+ANY = "any"  # may import every layer
+
+# module (or package prefix) → its layer; the longest matching prefix wins
+LAYERS: dict[str, str] = {
+    "zhner": SHARED,
+    "zhner.__main__": ANY,
+    "zhner.cli": ANY,
+    "zhner.loop": ANY,  # `zhner loop`: ingest → pre-annotate → Doccano rounds → curve, the CLI's workflow
+    "zhner.schemas": SHARED,
+    "zhner.config": SHARED,
+    "zhner.errors": SHARED,
+    "zhner.io": SHARED,
+    "zhner.console": SHARED,
+    "zhner.scoring": SHARED,
+    "zhner.interrupt": SHARED,
+    "zhner.ingest": "ingest",
+    "zhner.clean": "ingest",
+    "zhner.dedupe": "ingest",
+    "zhner.split": "ingest",
+    "zhner.pipeline": "pipeline",
+    "zhner.silver_export": "pipeline",
+    "zhner.preannotate": "preannotate",
+    "zhner.doccano": "doccano",
+    "zhner.convert": "convert",
+    "zhner.corrections": "convert",
+    "zhner.agreement": "convert",
+    "zhner.mixed_corpus": "convert",  # the training reader of configs/ner.cfg
+    "zhner.evaluate": "evaluate",
+    "zhner.report": "evaluate",
+    "zhner.curve": "evaluate",
+}
+
+# Imports across stages that remain, each with why; a fixed one must be removed from here
+# (test_allowed_violations_are_real fails otherwise), a new one fails test_stages_import_only_shared_layer.
+ALLOWED: dict[tuple[str, str], str] = {
+    ("zhner.preannotate", "zhner.doccano.mapping"): "task_problem: the span checks are not yet in schemas",
+    ("zhner.preannotate", "zhner.doccano.settings"): "max task length of the Doccano settings",
+    ("zhner.preannotate", "zhner.pipeline"): "confidence, lac: pipeline loading not yet shared",
+    ("zhner.preannotate", "zhner.pipeline.confidence"): "PATTERN_SPANS_KEY and ent_score",
+    ("zhner.preannotate", "zhner.pipeline.patterns"): "registers the pattern factory",
+    ("zhner.evaluate", "zhner.pipeline"): "lac: pipeline loading not yet shared",
+    ("zhner.evaluate", "zhner.preannotate"): "load_failure: pipeline loading not yet shared",
+    ("zhner.evaluate", "zhner.pipeline.patterns"): "registers the pattern factory",
+    ("zhner.convert", "zhner.doccano.mapping"): "row_meta: the Doccano export's meta",
+    ("zhner.convert", "zhner.evaluate"): "load_pipeline: pipeline loading not yet shared",
+    ("zhner.curve", "zhner.mixed_corpus"): "which training run used dev",
+    ("zhner.curve", "zhner.pipeline.patterns"): "registers the pattern factory",
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        layer = LAYERS.get(".".join(parts[:n]))
+        if layer is not None:
+            return layer
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def zhner_imports(path: Path) -> set[str]:
+    """The zhner modules a file imports (`from zhner.pipeline import lac` counts as zhner.pipeline)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "zhner")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            if name.split(".")[0] == "zhner":
+                found.add(name)
+    return found
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "_doccano_site" not in p.parts)
+
+
+def violations() -> set[tuple[str, str]]:
+    found = set()
+    for path in modules():
+        importer = module_name(path)
+        own = layer_of(importer)
+        if own == ANY:
+            continue
+        for imported in zhner_imports(path):
+            theirs = layer_of(imported)
+            if theirs in (SHARED, own):
+                continue
+            found.add((importer, imported))
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    missing = [module_name(p) for p in modules() if layer_of(module_name(p)) is None]
+    assert not missing, f"add these modules to LAYERS in {__file__}: {missing}"
+
+
+def test_shared_layer_imports_no_stage() -> None:
+    bad = sorted((a, b) for a, b in violations() if layer_of(a) == SHARED and (a, b) not in ALLOWED)
+    assert not bad, f"shared modules importing a stage: {bad}"
+
+
+def test_stages_import_only_shared_layer() -> None:
+    bad = sorted(violations() - ALLOWED.keys())
+    assert not bad, "a stage imports another stage (move the helper into the shared layer): " + "; ".join(
+        f"{a} -> {b}" for a, b in bad
+    )
+
+
+def test_allowed_violations_are_real() -> None:
+    stale = sorted(ALLOWED.keys() - violations())
+    assert not stale, f"fixed, remove from ALLOWED: {stale}"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("from zhner.evaluate import load_pipeline", {"zhner.evaluate"}),
+        ("def f():\n    import zhner.pipeline.patterns", {"zhner.pipeline.patterns"}),
+        ("from .mapping import x", {"zhner.doccano.mapping"}),
+        ("from . import server", {"zhner.doccano"}),
+        ("import json", set()),
+    ],
+)
+def test_imports_are_found_at_any_depth(tmp_path: Path, code: str, expected: set[str], monkeypatch) -> None:
+    pkg = tmp_path / "zhner" / "doccano"
+    pkg.mkdir(parents=True)
+    path = pkg / "sync.py"
+    path.write_text(code, encoding="utf-8")
+    monkeypatch.setitem(globals(), "SRC", tmp_path)
+    assert zhner_imports(path) == expected
