@@ -8,7 +8,6 @@ or path (`models/zh_news_base`); its labels are mapped onto zhner's scheme throu
 from __future__ import annotations
 
 import configparser
-import hashlib
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,7 @@ from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
 from zhner.pipeline import confidence, lac
 from zhner.pipeline.confidence import PATTERN_SPANS_KEY
-from zhner.schemas import Segment, Span, Task, TaskMeta
+from zhner.schemas import Segment, Span, Task, TaskMeta, text_sha1
 
 
 @dataclass
@@ -82,10 +81,6 @@ def model_id(nlp: Language) -> tuple[str, str]:
     """`lang_name` and version from the pipeline's meta.json, as spaCy names packages."""
     meta = nlp.meta
     return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}", str(meta.get("version", "0.0.0"))
-
-
-def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def doc_spans(

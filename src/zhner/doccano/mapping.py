@@ -10,7 +10,6 @@ Every row carries exactly the same keys: one row with other keys fails a whole i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -18,14 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zhner.schemas import Span, Task, TaskMeta
+from zhner.schemas import Span, Task, TaskMeta, text_sha1
 
 # characters after which the web UI's grapheme offsets differ from code points
 _GRAPHEME_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
-
-
-def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
