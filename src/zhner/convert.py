@@ -27,8 +27,8 @@ from spacy.tokens import Doc, DocBin, Span
 from zhner.config import LabelScheme, load_labels
 from zhner.doccano.mapping import row_meta
 from zhner.errors import fail, printable
-from zhner.evaluate import load_pipeline
 from zhner.io import atomic_open, output_dir, read_lines, unreadable, write_jsonl, write_text
+from zhner.nlp import load_pipeline
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")

@@ -26,9 +26,10 @@ from thinc.api import ConfigValidationError, require_gpu
 
 from zhner.config import load_labels
 from zhner.errors import fail
-from zhner.evaluate import doc_ents, load_pipeline, read_gold
+from zhner.evaluate import doc_ents, read_gold
 from zhner.io import atomic_open, check_writable, write_json, write_text
 from zhner.mixed_corpus import last_model_if_trained_on_dev, trains_on_dev
+from zhner.nlp import load_pipeline
 from zhner.scoring import SCHEMES, score
 
 FRACTIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)

@@ -33,9 +33,10 @@ from spacy.util import filter_spans
 
 from zhner.config import Strict, config_path, load_yaml
 from zhner.errors import fail
+from zhner.nlp import PATTERN_SPANS_KEY
 from zhner.schemas import LABELS, Span
 
-SPANS_KEY = "zhner_patterns"
+SPANS_KEY = PATTERN_SPANS_KEY
 SOURCE = "pattern"
 FILES = ("regex.yml", "lexicon.yml", "gazetteer.yml", "grammar.yml")
 
