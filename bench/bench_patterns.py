@@ -18,10 +18,13 @@ from pathlib import Path
 
 import spacy
 
+from zhner.config import label_names
 from zhner.io import read_jsonl, write_json
 from zhner.pipeline.patterns import load_matcher, match_patterns
 from zhner.pipeline.scoring import score_spans
-from zhner.schemas import LABELS, Task
+from zhner.schemas import Task
+
+LABELS = label_names()
 
 REPO = Path(__file__).resolve().parents[1]
 

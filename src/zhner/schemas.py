@@ -12,9 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LABELS: tuple[str, ...] = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
-
-
 def text_sha1(text: str) -> str:
     """The sha1 of a text's UTF-8 bytes, as `TaskMeta.text_sha1` carries it."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()

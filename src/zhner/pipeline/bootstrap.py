@@ -24,7 +24,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 import zhner
-from zhner.config import Strict, config_path, load_model
+from zhner.config import Strict, config_path, label_names, load_model
 from zhner.errors import fail
 from zhner.pipeline import corpus as pd_corpus
 from zhner.pipeline import teacher
@@ -33,7 +33,6 @@ from zhner.pipeline.scoring import score_spans
 from zhner.pipeline.segmenter import input_hash, model_info, train_pkuseg
 from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, silver_stats
 
-LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
 PATTERNS_FACTORY = "zhner_patterns"
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
 BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap",
@@ -286,7 +285,7 @@ def score_pipeline(nlp: Language, texts: Sequence[str], golds: Sequence[Iterable
     """Exact-span P/R/F of the entities `nlp` finds in `texts` against `golds`, per label."""
     docs = nlp.pipe(texts, batch_size=batch_size)
     pairs = [(gold, [(e.start_char, e.end_char, e.label_) for e in doc.ents]) for gold, doc in zip(golds, docs, strict=True)]
-    return score_spans(pairs, LABELS)
+    return score_spans(pairs, label_names())
 
 
 @dataclass(frozen=True)

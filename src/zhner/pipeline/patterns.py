@@ -31,10 +31,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span as SpacySpan
 from spacy.util import filter_spans
 
-from zhner.config import Strict, config_path, load_yaml
+from zhner.config import Strict, config_path, label_names, load_yaml
 from zhner.errors import fail
 from zhner.nlp import PATTERN_SPANS_KEY
-from zhner.schemas import LABELS, Span
+from zhner.schemas import Span
 
 SPANS_KEY = PATTERN_SPANS_KEY
 SOURCE = "pattern"
@@ -74,8 +74,8 @@ class Rule(Strict):
     @field_validator("label")
     @classmethod
     def _known_label(cls, label: str) -> str:
-        if label not in LABELS:
-            raise ValueError(f"unknown label {label!r} (known: {', '.join(LABELS)})")
+        if label not in label_names():
+            raise ValueError(f"unknown label {label!r} (known: {', '.join(label_names())})")
         return label
 
 
