@@ -12,6 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SplitName = Literal["train", "dev", "test"]
+
+
 def text_sha1(text: str) -> str:
     """The sha1 of a text's UTF-8 bytes, as `TaskMeta.text_sha1` carries it."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -102,3 +106,20 @@ class Task(Record):
             if not 0 <= start < end <= n:
                 raise ValueError(f"span [{start}, {end}, {label!r}] is outside the text (length {n})")
         return self
+
+
+class Splits(BaseModel):
+    """corpus/splits.json, written by `zhner ingest`: the split of each canonical article, and of each
+    duplicate (its canonical article's). Keys other than these are ignored, as readers always did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seed: int | None = None
+    ratios: dict[str, float] = Field(default_factory=dict)
+    pinned_test: list[str] = Field(default_factory=list, description="article ids pinned to test")
+    articles: dict[str, SplitName]
+    duplicates: dict[str, SplitName] = Field(default_factory=dict)
+
+    def split_of(self) -> dict[str, str]:
+        """article id → split, duplicates included."""
+        return {**self.duplicates, **self.articles}

@@ -26,12 +26,14 @@ from spacy.tokens import Doc, DocBin
 import zhner
 from zhner.config import Strict, config_path, label_names, load_model
 from zhner.errors import fail
+from zhner.io import read_jsonl, read_splits
 from zhner.pipeline import corpus as pd_corpus
 from zhner.pipeline import teacher
 from zhner.pipeline.teacher import TeacherSettings
 from zhner.pipeline.scoring import score_spans
 from zhner.pipeline.segmenter import input_hash, model_info, train_pkuseg
 from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, silver_stats
+from zhner.schemas import Task
 
 PATTERNS_FACTORY = "zhner_patterns"
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
@@ -309,9 +311,6 @@ class GoldSelection:
 def load_gold_selection(gold: Path, splits: Path | None, split: str = "dev") -> GoldSelection:
     """The gold tasks of `gold` whose article `splits` (corpus/splits.json) puts in `split`; every task of
     `gold` when `splits` is None (a dev set such as annotations/gold/dev_news.jsonl)."""
-    from zhner.io import read_jsonl
-    from zhner.schemas import Task
-
     if splits is None:
         tasks = list(read_jsonl(gold, Task))
         if not tasks:
@@ -320,7 +319,7 @@ def load_gold_selection(gold: Path, splits: Path | None, split: str = "dev") -> 
                              tuple(tuple(tuple(s) for s in t.label) for t in tasks))  # fmt: skip
     if not Path(splits).exists():
         raise fail("E004", path=splits)
-    split_of = json.loads(Path(splits).read_text(encoding="utf-8")).get("articles", {})
+    split_of = read_splits(splits).articles  # duplicates are not chosen on
     tasks = [t for t in read_jsonl(gold, Task) if split_of.get(t.meta.article_id) == split]
     if not tasks:
         raise fail("E208", path=gold, split=split, splits=splits)
