@@ -102,8 +102,6 @@ def load_systems(model: Path, lac_raw: bool) -> tuple[list[System], dict[str, st
 
     systems, missing = [], {}
     if (model / "meta.json").is_file():
-        import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory zh_news_base uses
-
         nlp = spacy.load(model)
         meta = nlp.meta
         systems.append(spacy_system("zhner", f"zhner {meta['lang']}_{meta['name']} {meta['version']}", nlp))

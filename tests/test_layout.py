@@ -60,7 +60,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("zhner.preannotate", "zhner.pipeline"): "confidence: the beam scorer that only preannotate adds, at load time",
     ("zhner.convert", "zhner.doccano.mapping"): "row_meta: the meta of a Doccano export row",
     ("zhner.curve", "zhner.mixed_corpus"): "which training run used dev",
-    ("zhner.curve", "zhner.pipeline.patterns"): "registers the pattern factory",
 }
 
 
@@ -160,3 +159,31 @@ def test_imports_are_found_at_any_depth(tmp_path: Path, code: str, expected: set
     path.write_text(code, encoding="utf-8")
     monkeypatch.setitem(globals(), "SRC", tmp_path)
     assert zhner_imports(path) == expected
+
+
+def test_no_stage_imports_the_pattern_component_to_register_it() -> None:
+    """The spacy_factories entry point registers zhner_patterns: only the pipeline stage imports it."""
+    importers = sorted(module_name(p) for p in modules() if "zhner.pipeline.patterns" in zhner_imports(p)
+                       and layer_of(module_name(p)) not in ("pipeline", ANY))
+    assert not importers, importers
+
+
+def test_a_pattern_pipeline_loads_in_a_process_that_never_imports_zhner(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import spacy
+
+    nlp = spacy.blank("zh")
+    nlp.add_pipe("zhner_patterns")
+    nlp.to_disk(tmp_path / "p")
+    code = (
+        "import sys, spacy\n"
+        f"nlp = spacy.load({str(tmp_path / 'p')!r})\n"
+        "print([(e.text, e.label_) for e in nlp('新华社北京3月5日电').ents])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "北京" in done.stdout, done.stdout

@@ -71,8 +71,7 @@ def train_once(
     log = out / "train.log"
     out.mkdir(parents=True, exist_ok=True)
     all_overrides = {**overrides, "paths.train": str(train), "paths.dev": str(dev)}
-    import zhner.pipeline.patterns  # noqa: F401  a config may use the pattern component
-
+    # a config's zhner_patterns comes from the spacy_factories entry point (pyproject.toml): no import needed
     if use_gpu >= 0:
         try:
             require_gpu(use_gpu)  # as `spacy train --gpu-id` does; init_nlp alone stays on the CPU
