@@ -24,7 +24,8 @@ LAYERS: dict[str, str] = {
     "zhner": SHARED,
     "zhner.__main__": ANY,
     "zhner.cli": ANY,
-    "zhner.loop": ANY,  # `zhner loop`: ingest → pre-annotate → Doccano rounds → curve, the CLI's workflow
+    "zhner.loop": ANY,
+    "zhner.demo": ANY,  # stand-ins for people (annotator account, synthetic tasks): no stage may import them  # `zhner loop`: ingest → pre-annotate → Doccano rounds → curve, the CLI's workflow
     "zhner.schemas": SHARED,
     "zhner.config": SHARED,
     "zhner.errors": SHARED,

@@ -8,8 +8,8 @@ import typer
 
 from zhner.cli._app import app, doccano_app, handle_errors
 from zhner.console import msg, progress
+from zhner.demo.annotator import AnnotateResult, annotate_gold
 from zhner.doccano.settings import load_settings
-from zhner.doccano.simulate import AnnotateResult, annotate_gold
 from zhner.doccano.sync import Connection, local_connection
 
 ANNOTATOR_PASSWORD = typer.Option(..., "--password", envvar="ZHNER_ANNOTATOR_PASSWORD", show_default=False,
