@@ -33,7 +33,8 @@ LAYERS: dict[str, str] = {
     "zhner.console": SHARED,
     "zhner.scoring": SHARED,
     "zhner.interrupt": SHARED,
-    "zhner.nlp": SHARED,  # loads pipelines, turns docs into spans
+    "zhner.nlp": SHARED,
+    "zhner.doccano_settings": SHARED,  # configs/doccano.yml as data  # loads pipelines, turns docs into spans
     "zhner.ingest": "ingest",
     "zhner.clean": "ingest",
     "zhner.dedupe": "ingest",
@@ -56,10 +57,7 @@ LAYERS: dict[str, str] = {
 ALLOWED: dict[tuple[str, str], str] = {
     ("zhner.nlp", "zhner.pipeline"): "lac.build_pipeline, imported only for `--model lac`: LAC is built in code, "
     "not by spacy.load (a `spacy_misc` entry point would need a reinstall)",
-    ("zhner.preannotate", "zhner.doccano.mapping"): "task_problem: push's checks of a task, not yet in schemas",
-    ("zhner.preannotate", "zhner.doccano.settings"): "sync.max_segment_chars of configs/doccano.yml",
     ("zhner.preannotate", "zhner.pipeline"): "confidence: the beam scorer that only preannotate adds, at load time",
-    ("zhner.convert", "zhner.doccano.mapping"): "row_meta: the meta of a Doccano export row",
     ("zhner.curve", "zhner.mixed_corpus"): "which training run used dev",
 }
 

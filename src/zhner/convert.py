@@ -25,11 +25,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
-from zhner.doccano.mapping import row_meta
 from zhner.errors import fail, printable
 from zhner.io import atomic_open, output_dir, read_lines, read_splits, unreadable, write_jsonl, write_text
 from zhner.nlp import load_pipeline
-from zhner.schemas import SPLITS
+from zhner.schemas import SPLITS, row_meta
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")

@@ -17,14 +17,13 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from zhner.config import LabelScheme, load_labels
-from zhner.doccano.mapping import task_problem
-from zhner.doccano.settings import load_settings
+from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
 from zhner.nlp import doc_spans, load_pipeline, model_id
 from zhner.pipeline import confidence
-from zhner.schemas import Segment, Span, Task, TaskMeta, text_sha1
+from zhner.schemas import Segment, Span, Task, TaskMeta, task_problem, text_sha1
 
 
 @dataclass
@@ -97,7 +96,7 @@ def _tasks(
 def check_pushable(path: Path, numbered: Sequence[tuple[int, Segment]], max_chars: int) -> None:
     """Refuse, before any work, segments whose tasks `zhner doccano push` would refuse (E210).
 
-    The text rules are push's own (doccano.mapping.task_problem); ids must be unique.
+    The text rules are push's own (schemas.task_problem); ids must be unique.
     """
     first: dict[str, int] = {}
     problems: list[tuple[int, str, str]] = []

@@ -8,7 +8,8 @@ and Doccano's export use).
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -123,3 +124,53 @@ class Splits(BaseModel):
     def split_of(self) -> dict[str, str]:
         """article id → split, duplicates included."""
         return {**self.duplicates, **self.articles}
+
+
+# -- the one set of checks of a task, and the meta of a record as Doccano exports it --------------
+
+
+def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The task metadata of an exported row (None when the row was not pushed by zhner)."""
+    meta = row.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return None
+    return meta if isinstance(meta, dict) else None
+
+
+def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
+    """Why a task must not be pushed, or None. (Offsets of `label` outside the text fail when the
+    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)"""
+    if not task.text.strip():
+        return "empty text"
+    if len(task.text) > max_chars:
+        return (
+            f"text has {len(task.text)} characters, above sync.max_segment_chars = {max_chars}: "
+            "split it into sentences upstream or pass --max-chars"
+        )
+    if task.meta.text_sha1 != text_sha1(task.text):
+        return f"meta.text_sha1 {task.meta.text_sha1} is not the sha1 of the text ({text_sha1(task.text)})"
+    for start, end, label in task.label:
+        if label not in labels:
+            return f"unknown label {label!r} in span [{start}, {end}] (known: {', '.join(sorted(labels))})"
+    spans = sorted(task.label)
+    for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
+        if s2 < e1:
+            return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
+    return _span_problem(task)
+
+
+def _span_problem(task: Task) -> str | None:
+    """A pre-annotation past the end of the text, or a span over nothing but whitespace: Doccano
+    would store either, and the corrections report would count it (as boundary_fixed, say)."""
+    n = len(task.text)
+    for span in task.meta.spans:
+        if span.end > n:
+            return f"span [{span.start}, {span.end}, {span.label!r}] in meta.spans is outside the text (length {n})"
+    for field_name, triples in (("label", task.label), ("meta.spans", [s.as_triple() for s in task.meta.spans])):
+        for start, end, label in triples:
+            if not task.text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
+                return f"span [{start}, {end}, {label!r}] in {field_name} covers only whitespace ({task.text[start:end]!r})"
+    return None

@@ -9,8 +9,8 @@ import typer
 from zhner.cli._app import app, doccano_app, handle_errors
 from zhner.console import msg, progress
 from zhner.demo.annotator import AnnotateResult, annotate_gold
-from zhner.doccano.settings import load_settings
 from zhner.doccano.sync import Connection, local_connection
+from zhner.doccano_settings import load_settings
 
 ANNOTATOR_PASSWORD = typer.Option(..., "--password", envvar="ZHNER_ANNOTATOR_PASSWORD", show_default=False,
                                   help="The annotator's password.")  # fmt: skip
