@@ -28,9 +28,9 @@ import srsly  # noqa: E402
 from spacy.language import Language  # noqa: E402
 from spacy.util import minibatch  # noqa: E402
 
+from zhner import confidence  # noqa: E402
 from zhner.config import label_names  # noqa: E402
 from zhner.io import read_jsonl  # noqa: E402
-from zhner.pipeline import confidence  # noqa: E402
 from zhner.pipeline.bootstrap import (  # noqa: E402
     PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
 )

@@ -16,13 +16,13 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from zhner import confidence
 from zhner.config import LabelScheme, load_labels
 from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
 from zhner.nlp import doc_spans, load_pipeline, model_id
-from zhner.pipeline import confidence
 from zhner.schemas import Segment, Span, Task, TaskMeta, task_problem, text_sha1
 
 
