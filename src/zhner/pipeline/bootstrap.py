@@ -245,9 +245,10 @@ def patterns_available() -> bool:
 def patterns_fingerprint() -> str:
     """Hash of the pattern code and data, so a change in them rebuilds the pipeline."""
     h = hashlib.sha256()
-    spec = importlib.util.find_spec("zhner.pipeline.patterns")
-    if spec and spec.origin:
-        h.update(Path(spec.origin).read_bytes())
+    for module in ("zhner.pipeline.patterns", "zhner.pipeline.pattern_files"):
+        spec = importlib.util.find_spec(module)
+        if spec and spec.origin:
+            h.update(Path(spec.origin).read_bytes())
     folder = config_path("patterns")
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
