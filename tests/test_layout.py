@@ -40,7 +40,6 @@ LAYERS: dict[str, str] = {
     "zhner.dedupe": "ingest",
     "zhner.split": "ingest",
     "zhner.pipeline": "pipeline",
-    "zhner.silver_export": "pipeline",
     "zhner.preannotate": "preannotate",
     "zhner.confidence": "preannotate",  # the beam scorer preannotate adds at load time, never saved in a model
     "zhner.doccano": "doccano",
@@ -56,8 +55,8 @@ LAYERS: dict[str, str] = {
 # Imports across stages that remain, each with why; a fixed one must be removed from here
 # (test_allowed_violations_are_real fails otherwise), a new one fails test_stages_import_only_shared_layer.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("zhner.nlp", "zhner.pipeline"): "lac.build_pipeline, imported only for `--model lac`: LAC is built in code, "
-    "not by spacy.load (a `spacy_misc` entry point would need a reinstall)",
+    ("zhner.nlp", "zhner.pipeline"): "lac (imported inside load_pipeline): `--model lac` is built in code, not by "
+    "spacy.load; lac.py stays byte-identical because its text keys the teacher's label cache",
 }
 
 

@@ -1,7 +1,8 @@
 """Pipelines in, spans out: the one loader of spaCy pipelines that every stage uses, and docs as zhner spans.
 
 A pipeline is named by installed package (`zh_core_web_trf`), by path (`models/zh_news_base`) or as
-`lac` (Baidu's LAC through its spaCy component). zhner's own components (`zhner_patterns`,
+`lac` (Baidu's LAC through its spaCy component, zhner.pipeline.lac, left byte-identical because its
+text keys the teacher's label cache). zhner's own components (`zhner_patterns`,
 `zhner_lac`) are registered by the `spacy_factories` entry points of pyproject.toml, so loading
 needs no import of them.
 """
@@ -24,20 +25,14 @@ from zhner.schemas import Span
 
 PATTERN_SPANS_KEY = "zhner_patterns"  # doc.spans key under which the pattern component keeps its matches
 ENT_SCORES_KEY = "zhner_ent_scores"  # doc.user_data key of the NER entities' probabilities (preannotate)
-LAC_MODEL_NAME = "lac"  # the name `--model` takes; a folder called lac is given as ./lac
-
-
-def is_lac(model: object) -> bool:
-    """Whether a `--model` value names LAC (the string `lac`, not a path object)."""
-    return isinstance(model, str) and model == LAC_MODEL_NAME
 
 
 def load_pipeline(model: str | Path) -> Language:
     """Load a spaCy pipeline by installed name or path, as a catalogued error (E205) when it cannot
     be loaded; never downloads anything."""
-    if is_lac(model):  # Baidu's LAC through its spaCy component (E220 when not installed)
-        from zhner.pipeline import lac  # built in code: LAC's model is its own package, not a spaCy folder
+    from zhner.pipeline import lac  # LAC is built in code: its model is its own package, not a spaCy folder
 
+    if lac.is_lac(model):  # Baidu's LAC through its spaCy component (E220 when not installed)
         return lac.build_pipeline()
     try:
         return spacy.load(model)

@@ -87,7 +87,7 @@ def silver_export_cli(
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite OUT."),
 ) -> None:
     """Silver People's Daily lines (bootstrap's train split, seeded sample) for configs/ner.cfg."""
-    from zhner.silver_export import export_silver
+    from zhner.pipeline.silver_export import export_silver
 
     r = export_silver(out=out, limit=limit, config=config, force=force)
     ents = ", ".join(f"{k} {v}" for k, v in r.entities.items())

@@ -44,16 +44,20 @@ from spacy.util import filter_spans, minibatch
 
 from zhner.config import load_labels
 from zhner.errors import fail
-from zhner.nlp import LAC_MODEL_NAME
 from zhner.pipeline.silver import SilverRules, load_rules, place_label
 
 FACTORY = "zhner_lac"
-MODEL_NAME = LAC_MODEL_NAME
+MODEL_NAME = "lac"  # the name `--model` takes; a folder called lac is given as ./lac
 SPANS_KEY = "zhner_lac"  # LAC's entity chunks, with LAC's own tags
 ENTITY_TAGS = ("PER", "LOC", "ORG", "TIME")
 
 Triple = tuple[int, int, str]
 Rules = dict[tuple[str, ...], str | None]
+
+
+def is_lac(model: object) -> bool:
+    """Whether a `--model` value names LAC (the string `lac`, not a path object)."""
+    return isinstance(model, str) and model == MODEL_NAME
 
 
 def import_lac() -> type:
