@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from zhner.demo.tasks import hard_tasks
 from zhner.doccano import server
 from zhner.doccano.mapping import to_doccano
-from zhner.doccano.sample import hard_tasks
-from zhner.doccano.settings import load_settings
 from zhner.doccano.sync import Connection, connect, pull, push
+from zhner.doccano_settings import load_settings
 from zhner.io import write_json, write_jsonl
 
 RESULTS = Path(__file__).resolve().parent / "results"

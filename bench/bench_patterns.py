@@ -12,16 +12,18 @@ Measures, never asserts; never reads the MSRA file. Writes bench/results/bench_p
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import spacy
 
-from zhner.io import read_jsonl, write_json
+from zhner.config import label_names
+from zhner.io import read_jsonl, read_splits, write_json
 from zhner.pipeline.patterns import load_matcher, match_patterns
 from zhner.pipeline.scoring import score_spans
-from zhner.schemas import LABELS, Task
+from zhner.schemas import Task
+
+LABELS = label_names()
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +68,7 @@ def speed(repeat: int) -> dict:
 def quality(gold_path: Path) -> dict:
     tasks = list(read_jsonl(gold_path, Task))
     splits_file = REPO / "corpus" / "splits.json"
-    splits = json.loads(splits_file.read_text("utf-8"))["articles"] if splits_file.exists() else {}
+    splits = read_splits(splits_file).articles if splits_file.exists() else {}
     groups: dict[str, list[tuple[list, list]]] = {"all": []}
     for task in tasks:
         pair = ([tuple(x) for x in task.label], [s.as_triple() for s in match_patterns(task.text)])

@@ -39,12 +39,13 @@ from pathlib import Path  # noqa: E402
 
 from bench_pipeline import MSRA, RESULTS, ROOT, msra_view, read_bio  # noqa: E402
 
+from zhner.config import label_names  # noqa: E402
 from zhner.errors import ZhnerError  # noqa: E402
 from zhner.io import read_jsonl  # noqa: E402
 from zhner.schemas import Task  # noqa: E402
 from zhner.scoring import Ent, score  # noqa: E402
 
-LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
+LABELS = label_names()
 PLACES = "GPE+LOC"
 DEV = ROOT / "annotations" / "gold" / "dev_news.jsonl"
 Triple = tuple[int, int, str]
@@ -101,8 +102,6 @@ def load_systems(model: Path, lac_raw: bool) -> tuple[list[System], dict[str, st
 
     systems, missing = [], {}
     if (model / "meta.json").is_file():
-        import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory zh_news_base uses
-
         nlp = spacy.load(model)
         meta = nlp.meta
         systems.append(spacy_system("zhner", f"zhner {meta['lang']}_{meta['name']} {meta['version']}", nlp))

@@ -28,10 +28,11 @@ import srsly  # noqa: E402
 from spacy.language import Language  # noqa: E402
 from spacy.util import minibatch  # noqa: E402
 
+from zhner import confidence  # noqa: E402
+from zhner.config import label_names  # noqa: E402
 from zhner.io import read_jsonl  # noqa: E402
-from zhner.pipeline import confidence  # noqa: E402
 from zhner.pipeline.bootstrap import (  # noqa: E402
-    LABELS, PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
+    PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
 )
 from zhner.pipeline.scoring import score_spans  # noqa: E402
 from zhner.pipeline.silver import silver_entities  # noqa: E402
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MSRA = Path(os.environ.get("ZHNER_MSRA", ROOT.parent / "shared" / "eval" / "msra_test_bio.txt"))
 RESULTS = ROOT / "bench" / "results"
 Triple = tuple[int, int, str]
+LABELS = label_names()
 
 
 # -- data ------------------------------------------------------------------------------------------

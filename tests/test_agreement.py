@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from doccano_helpers import make_task, write_tasks
 from zhner.agreement import agreement, char_tags
 from zhner.cli import app
-from zhner.doccano.mapping import task_problem
+from zhner.schemas import task_problem
 from zhner.io import read_jsonl
 from zhner.schemas import Task
 

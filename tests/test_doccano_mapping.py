@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from doccano_helpers import make_task
-from zhner.doccano.mapping import from_doccano, grapheme_risk, task_problem, to_doccano
+from zhner.doccano.mapping import from_doccano, grapheme_risk, to_doccano
+from zhner.schemas import task_problem
 
 LABELS = {"ORG", "GPE", "LOC", "DATE", "QUANTITY"}
 TEXT = "西藏自治区党委在拉萨市召开会议。"

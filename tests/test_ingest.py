@@ -150,7 +150,7 @@ def test_splits_keep_whole_articles_pin_test_and_follow_duplicate_groups(seed_co
 def test_pin_test_option_and_seed_are_reproducible(tmp_path: Path, repo_root: Path) -> None:
     result = ingest([repo_root / "seeds"], None, pin_test=["003_73e5e971b316b4f2.txt"])
     pinned = [a.id for a in result.articles if a.file.startswith("003")]
-    assert result.splits["articles"][pinned[0]] == "test"
+    assert result.splits.articles[pinned[0]] == "test"
     again = ingest([repo_root / "seeds"], None, pin_test=["003_73e5e971b316b4f2.txt"])
     assert again.splits == result.splits
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from zhner.config import load_labels
+from zhner.config import label_names, load_labels
 from zhner.errors import ZhnerError
 from zhner.pipeline.patterns import match_patterns
-from zhner.schemas import LABELS
+
+LABELS = label_names()
 
 
 @pytest.fixture(scope="module")

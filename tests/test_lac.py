@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 
 from zhner.cli import app
 from zhner.config import load_labels
-from zhner.doccano.mapping import task_problem
-from zhner.doccano.settings import load_settings
+from zhner.doccano_settings import load_settings
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
 from zhner.pipeline import lac
 from zhner.preannotate import preannotate
+from zhner.schemas import task_problem
 from zhner.schemas import Segment, Task
 
 SCHEME = load_labels()

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from doccano_helpers import ANNOTATORS, LocalServer, make_task, write_tasks
 from zhner.cli import app
+from zhner.demo.annotator import annotate_gold, plan_edits, segment_id_of
 from zhner.doccano.gateway import DoccanoSpan
-from zhner.doccano.simulate import annotate_gold, plan_edits, segment_id_of
 from zhner.doccano.sync import connect, pull, push
 from zhner.io import read_jsonl, write_jsonl
 from zhner.schemas import Task

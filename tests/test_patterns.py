@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import spacy
 
+from zhner.config import label_names
 from zhner.errors import ZhnerError
 from zhner.pipeline import patterns as patterns_module
 from zhner.pipeline.patterns import SPANS_KEY, default_patterns_dir, match_patterns
-from zhner.schemas import LABELS
+
+LABELS = label_names()
 
 
 def spans_of(text: str) -> dict[str, str]:

@@ -11,11 +11,11 @@ import spacy
 import srsly
 from typer.testing import CliRunner
 
+from zhner import confidence
 from zhner.cli import app
 from zhner.config import load_labels
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
-from zhner.pipeline import confidence
 from zhner.preannotate import doc_spans, preannotate
 from zhner.schemas import Segment, Task
 

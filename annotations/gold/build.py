@@ -16,10 +16,12 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from zhner.config import label_names
 from zhner.io import write_jsonl
-from zhner.schemas import LABELS, Segment, Span, Task, TaskMeta
+from zhner.schemas import Segment, Span, Task, TaskMeta
 from zhner.io import read_jsonl
 
+LABELS = label_names()
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 KEEP_INNER = "--drop-inner" not in sys.argv  # LABEL~ entries: places inside names of non-entities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,13 @@ class LabelScheme(Strict):
 
 def load_labels(path: Path | None = None) -> LabelScheme:
     return load_model(path or config_path("labels.yml"), LabelScheme)
+
+
+def label_names() -> tuple[str, ...]:
+    """The labels of configs/labels.yml, in its order: the one label list of zhner."""
+    return _label_names(config_path("labels.yml"))
+
+
+@functools.cache
+def _label_names(path: Path) -> tuple[str, ...]:
+    return tuple(load_labels(path).labels)

@@ -25,14 +25,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
-from zhner.doccano.mapping import row_meta
 from zhner.errors import fail, printable
-from zhner.evaluate import load_pipeline
-from zhner.io import atomic_open, output_dir, read_lines, unreadable, write_jsonl, write_text
+from zhner.io import atomic_open, output_dir, read_lines, read_splits, unreadable, write_jsonl, write_text
+from zhner.nlp import load_pipeline
+from zhner.schemas import SPLITS, row_meta
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MISALIGNED_FILE = "misaligned.jsonl"
 USER_DICT_FILE = "user_dict.txt"
 MIN_USER_WORD = 2  # characters; see `retokenize`
@@ -184,22 +183,6 @@ def _source(path: Path, line: int, record: CorrectedRecord, scheme: LabelScheme)
         raise bad("no meta.segment_id/article_id: convert needs them to split by article")
     annotator = record.lookup("annotator")
     return Source(path, line, str(segment_id), str(article_id), annotator and str(annotator), record)
-
-
-def read_splits(path: Path) -> dict[str, str]:
-    """article id → split, from corpus/splits.json (duplicates follow their canonical article)."""
-    path = Path(path)
-    if not path.exists():
-        raise unreadable(path)
-    try:
-        data = srsly.read_json(path)
-        articles = {**data.get("duplicates", {}), **data["articles"]}
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise fail("E412", path=path, reason=f"{type(err).__name__}: {err}") from None
-    bad = {a: s for a, s in articles.items() if s not in SPLITS}
-    if bad:
-        raise fail("E412", path=path, reason=f"unknown split for {bad}")
-    return articles
 
 
 # --- aligning ----------------------------------------------------------------------------
@@ -362,7 +345,7 @@ def _convert(
 ) -> tuple[ConvertSummary, dict[str, DocBin]]:
     """Read, check and align every record; the DocBins by split, and the summary of what was done."""
     scheme = load_labels(labels_path)
-    article_split = read_splits(splits)
+    article_split = read_splits(splits).split_of()
     files = discover(inputs)
     summary = ConvertSummary(policy=misaligned, model=printable(model), files=[printable(f) for f in files])
 

@@ -26,9 +26,10 @@ from thinc.api import ConfigValidationError, require_gpu
 
 from zhner.config import load_labels
 from zhner.errors import fail
-from zhner.evaluate import doc_ents, load_pipeline, read_gold
+from zhner.evaluate import doc_ents, read_gold
 from zhner.io import atomic_open, check_writable, write_json, write_text
 from zhner.mixed_corpus import last_model_if_trained_on_dev, trains_on_dev
+from zhner.nlp import load_pipeline
 from zhner.scoring import SCHEMES, score
 
 FRACTIONS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -70,8 +71,7 @@ def train_once(
     log = out / "train.log"
     out.mkdir(parents=True, exist_ok=True)
     all_overrides = {**overrides, "paths.train": str(train), "paths.dev": str(dev)}
-    import zhner.pipeline.patterns  # noqa: F401  a config may use the pattern component
-
+    # a config's zhner_patterns comes from the spacy_factories entry point (pyproject.toml): no import needed
     if use_gpu >= 0:
         try:
             require_gpu(use_gpu)  # as `spacy train --gpu-id` does; init_nlp alone stays on the CPU

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import spacy
 from sklearn.metrics import confusion_matrix
-from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
 from zhner.io import output_dir, unreadable
-from zhner.pipeline import lac
-from zhner.preannotate import load_failure
+from zhner.nlp import load_pipeline
 from zhner.report import REPORT_FILES, write_reports
 from zhner.scoring import SCHEMES, Ent, overlaps, score
 
@@ -41,18 +39,6 @@ class Predictions:
 
     name: str
     ents: list[list[Ent]] = field(default_factory=list)
-
-
-def load_pipeline(name: str | Path) -> Language:
-    """Load a pipeline by path or package name, as a catalogued error when it cannot be loaded."""
-    import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory that zhner pipelines use
-
-    if lac.is_lac(name):  # Baidu's LAC through its spaCy component (E220 when not installed)
-        return lac.build_pipeline()
-    try:
-        return spacy.load(name)
-    except Exception as err:  # a broken config.cfg raises confection, configparser or import errors alike
-        raise fail("E205", model=name, reason=load_failure(name, err)) from None
 
 
 def read_gold(path: Path, scheme: LabelScheme) -> list[GoldDoc]:

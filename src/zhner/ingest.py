@@ -22,8 +22,8 @@ from zhner.clean import CleanConfig, cjk_ratio, clean_page, normalize_line
 from zhner.config import Strict, config_path, load_model
 from zhner.dedupe import DedupeConfig, DuplicateGroup, find_duplicate_groups
 from zhner.errors import ZhnerError, fail, printable
-from zhner.io import output_dir, read_regular_file, unreadable, write_json, write_jsonl
-from zhner.schemas import Article, Segment
+from zhner.io import output_dir, read_regular_file, unreadable, write_json, write_jsonl, write_splits
+from zhner.schemas import Article, Segment, Splits
 from zhner.split import SplitConfig, assign_splits
 
 OUTPUTS = ("articles.jsonl", "segments.jsonl", "duplicates.json", "splits.json", "rejected.json")
@@ -79,7 +79,7 @@ class IngestResult:
     articles: list[Article]
     segments: list[Segment]
     groups: list[DuplicateGroup]
-    splits: dict
+    splits: Splits
     rejected: list[Rejected] = field(default_factory=list)
     out_dir: Path | None = None
 
@@ -268,5 +268,5 @@ def write_corpus(result: IngestResult, out_dir: Path) -> None:
     write_jsonl(out_dir / "articles.jsonl", result.articles)
     write_jsonl(out_dir / "segments.jsonl", result.segments)
     write_json(out_dir / "duplicates.json", [g.to_json() for g in result.groups])
-    write_json(out_dir / "splits.json", result.splits)
+    write_splits(out_dir / "splits.json", result.splits)
     write_json(out_dir / "rejected.json", [r.__dict__ for r in result.rejected])

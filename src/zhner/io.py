@@ -19,6 +19,7 @@ import srsly
 from pydantic import BaseModel, ValidationError
 
 from zhner.errors import ZhnerError, fail, printable
+from zhner.schemas import Splits
 
 STAGING_PREFIX = ".zhner-staging-"
 
@@ -264,3 +265,22 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def read_splits(path: Path) -> Splits:
+    """corpus/splits.json, validated (E412 names what is wrong); the one reader of it."""
+    path = Path(path)
+    if not path.exists():
+        raise unreadable(path)
+    try:
+        return Splits.model_validate(srsly.read_json(path))
+    except ValidationError as err:
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise fail("E412", path=path, reason=reason) from None
+    except ValueError as err:
+        raise fail("E412", path=path, reason=f"{type(err).__name__}: {err}") from None
+
+
+def write_splits(path: Path, splits: Splits) -> None:
+    """corpus/splits.json as `zhner ingest` writes it; the one writer of it."""
+    write_json(path, splits.model_dump())

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zhner.demo.annotator import AnnotateResult, annotate_gold
 from zhner.doccano import server, sync
-from zhner.doccano.settings import load_settings
-from zhner.doccano.simulate import AnnotateResult, annotate_gold
+from zhner.doccano_settings import load_settings
 from zhner.io import atomic_open, check_writable
 
 Log = Callable[[str], None]

@@ -7,29 +7,23 @@ or path (`models/zh_news_base`); its labels are mapped onto zhner's scheme throu
 
 from __future__ import annotations
 
-import configparser
-import hashlib
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import spacy
-from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from zhner import confidence
 from zhner.config import LabelScheme, load_labels
-from zhner.console import logger
-from zhner.doccano.mapping import task_problem
-from zhner.doccano.settings import load_settings
+from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
-from zhner.pipeline import confidence, lac
-from zhner.pipeline.confidence import PATTERN_SPANS_KEY
-from zhner.schemas import Segment, Span, Task, TaskMeta
+from zhner.nlp import doc_spans, load_pipeline, model_id
+from zhner.schemas import Segment, Span, Task, TaskMeta, task_problem, text_sha1
 
 
 @dataclass
@@ -44,69 +38,6 @@ class Summary:
     labels: Counter = field(default_factory=Counter)
     sources: Counter = field(default_factory=Counter)
     dropped_labels: Counter = field(default_factory=Counter)
-
-
-def load_pipeline(model: str | Path) -> Language:
-    """Load a spaCy pipeline by installed name or path; never downloads anything."""
-    try:
-        import zhner.pipeline.patterns  # noqa: F401  registers the pattern factory zh_news_base may use
-    except ImportError:
-        pass
-    if lac.is_lac(model):  # Baidu's LAC through its spaCy component (E220 when not installed)
-        return lac.build_pipeline()
-    try:
-        return spacy.load(model)
-    except Exception as err:  # a broken config.cfg raises confection, configparser or import errors alike
-        logger.debug("spacy.load(%r) failed", model, exc_info=True)
-        raise fail("E205", model=model, reason=load_failure(model, err)) from None
-
-
-def load_failure(model: str | Path, err: Exception) -> str:
-    """Why spacy.load failed, as one line that is never empty: the error's type, then its message.
-
-    confection's config errors start with blank lines (the first line alone said nothing)
-    and carry their field errors separately; they are named after the pipeline's config.cfg.
-    """
-    fields = [e for e in getattr(err, "errors", None) or [] if isinstance(e, dict)]
-    if fields:
-        text = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in fields)
-    else:
-        text = "; ".join(line.strip() for line in str(err).splitlines() if line.strip()) or "no message"
-    config = Path(model) / "config.cfg"
-    if isinstance(err, (ConfigValidationError, configparser.Error)) and config.is_file():
-        return f"{config}: {type(err).__name__}: {text.replace(repr('<string>'), 'config.cfg')}"[:400]
-    return f"{type(err).__name__}: {text}"[:400]
-
-
-def model_id(nlp: Language) -> tuple[str, str]:
-    """`lang_name` and version from the pipeline's meta.json, as spaCy names packages."""
-    meta = nlp.meta
-    return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}", str(meta.get("version", "0.0.0"))
-
-
-def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def doc_spans(
-    doc: Doc, scheme: LabelScheme, mapping: str, dropped: Counter | None = None
-) -> list[Span]:
-    """The doc's entities as zhner spans: label mapped, source (model/pattern) and score attached."""
-    pattern_keys = {(s.start_char, s.end_char, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
-    spans = []
-    for ent in doc.ents:
-        label = scheme.map_label(mapping, ent.label_)
-        if label is None:
-            if dropped is not None:
-                dropped[ent.label_] += 1
-            continue
-        key = (ent.start_char, ent.end_char, ent.label_)
-        if key in pattern_keys:
-            source, score = "pattern", 1.0
-        else:
-            source, score = "model", confidence.ent_score(doc, *key)
-        spans.append(Span(start=ent.start_char, end=ent.end_char, label=label, source=source, score=score))
-    return spans
 
 
 def check_offsets(segment: Segment, doc: Doc, spans: Sequence[Span]) -> None:
@@ -165,7 +96,7 @@ def _tasks(
 def check_pushable(path: Path, numbered: Sequence[tuple[int, Segment]], max_chars: int) -> None:
     """Refuse, before any work, segments whose tasks `zhner doccano push` would refuse (E210).
 
-    The text rules are push's own (doccano.mapping.task_problem); ids must be unique.
+    The text rules are push's own (schemas.task_problem); ids must be unique.
     """
     first: dict[str, int] = {}
     problems: list[tuple[int, str, str]] = []

@@ -7,11 +7,19 @@ and Doccano's export use).
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+import json
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LABELS: tuple[str, ...] = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SplitName = Literal["train", "dev", "test"]
+
+
+def text_sha1(text: str) -> str:
+    """The sha1 of a text's UTF-8 bytes, as `TaskMeta.text_sha1` carries it."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 class Record(BaseModel):
@@ -99,3 +107,70 @@ class Task(Record):
             if not 0 <= start < end <= n:
                 raise ValueError(f"span [{start}, {end}, {label!r}] is outside the text (length {n})")
         return self
+
+
+class Splits(BaseModel):
+    """corpus/splits.json, written by `zhner ingest`: the split of each canonical article, and of each
+    duplicate (its canonical article's). Keys other than these are ignored, as readers always did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seed: int | None = None
+    ratios: dict[str, float] = Field(default_factory=dict)
+    pinned_test: list[str] = Field(default_factory=list, description="article ids pinned to test")
+    articles: dict[str, SplitName]
+    duplicates: dict[str, SplitName] = Field(default_factory=dict)
+
+    def split_of(self) -> dict[str, str]:
+        """article id → split, duplicates included."""
+        return {**self.duplicates, **self.articles}
+
+
+# -- the one set of checks of a task, and the meta of a record as Doccano exports it --------------
+
+
+def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The task metadata of an exported row (None when the row was not pushed by zhner)."""
+    meta = row.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return None
+    return meta if isinstance(meta, dict) else None
+
+
+def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
+    """Why a task must not be pushed, or None. (Offsets of `label` outside the text fail when the
+    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)"""
+    if not task.text.strip():
+        return "empty text"
+    if len(task.text) > max_chars:
+        return (
+            f"text has {len(task.text)} characters, above sync.max_segment_chars = {max_chars}: "
+            "split it into sentences upstream or pass --max-chars"
+        )
+    if task.meta.text_sha1 != text_sha1(task.text):
+        return f"meta.text_sha1 {task.meta.text_sha1} is not the sha1 of the text ({text_sha1(task.text)})"
+    for start, end, label in task.label:
+        if label not in labels:
+            return f"unknown label {label!r} in span [{start}, {end}] (known: {', '.join(sorted(labels))})"
+    spans = sorted(task.label)
+    for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
+        if s2 < e1:
+            return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
+    return _span_problem(task)
+
+
+def _span_problem(task: Task) -> str | None:
+    """A pre-annotation past the end of the text, or a span over nothing but whitespace: Doccano
+    would store either, and the corrections report would count it (as boundary_fixed, say)."""
+    n = len(task.text)
+    for span in task.meta.spans:
+        if span.end > n:
+            return f"span [{span.start}, {span.end}, {span.label!r}] in meta.spans is outside the text (length {n})"
+    for field_name, triples in (("label", task.label), ("meta.spans", [s.as_triple() for s in task.meta.spans])):
+        for start, end, label in triples:
+            if not task.text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
+                return f"span [{start}, {end}, {label!r}] in {field_name} covers only whitespace ({task.text[start:end]!r})"
+    return None

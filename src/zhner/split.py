@@ -14,9 +14,7 @@ from pydantic import Field, model_validator
 
 from zhner.config import Strict
 from zhner.dedupe import DuplicateGroup
-from zhner.schemas import Article
-
-SPLITS = ("train", "dev", "test")
+from zhner.schemas import SPLITS, Article, Splits
 
 
 class SplitConfig(Strict):
@@ -51,7 +49,7 @@ def _quotas(n: int, ratios: dict[str, float]) -> dict[str, int]:
 
 def assign_splits(
     articles: Sequence[Article], groups: Iterable[DuplicateGroup], cfg: SplitConfig, *, pin_test: Iterable[str] = ()
-) -> dict:
+) -> Splits:
     """The content of splits.json: every canonical article, and each duplicate with its group."""
     pinned_keys = set(pin_test)
     pinned = [a for a in articles if a.id in pinned_keys or a.file in pinned_keys]
@@ -69,10 +67,10 @@ def assign_splits(
         for i in group.members:
             if i != group.canonical:
                 duplicates[group.articles[i].id] = assignment[canonical]
-    return {
-        "seed": cfg.seed,
-        "ratios": cfg.ratios,
-        "pinned_test": sorted(a.id for a in pinned),
-        "articles": dict(sorted(assignment.items())),
-        "duplicates": dict(sorted(duplicates.items())),
-    }
+    return Splits(
+        seed=cfg.seed,
+        ratios=cfg.ratios,
+        pinned_test=sorted(a.id for a in pinned),
+        articles=dict(sorted(assignment.items())),
+        duplicates=dict(sorted(duplicates.items())),
+    )

@@ -10,10 +10,10 @@ from wasabi import table
 
 from zhner.agreement import agreement
 from zhner.cli._app import app, doccano_app, handle_errors
-from zhner.corrections import CATEGORIES, corrections
 from zhner.console import msg, progress
+from zhner.corrections import CATEGORIES, corrections
 from zhner.doccano import server, sync
-from zhner.doccano.settings import load_settings
+from zhner.doccano_settings import load_settings
 from zhner.io import check_writable, write_json, write_jsonl
 
 HOME = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml.")

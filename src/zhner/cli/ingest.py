@@ -32,7 +32,7 @@ def ingest_cli(
     if not result.articles:  # a corpus of nothing is a failure, said in red like the others
         raise fail("E108", files=result.files, rejected=len(result.rejected), path=out / "rejected.json")
     dupes = sum(len(g.members) - 1 for g in result.groups)
-    counts = {s: list(result.splits["articles"].values()).count(s) for s in ("train", "dev", "test")}
+    counts = {s: list(result.splits.articles.values()).count(s) for s in ("train", "dev", "test")}
     msg.good(
         f"{len(result.articles)} articles, {len(result.segments)} segments from {result.files} files "
         f"({dupes} near-duplicates grouped, {len(result.rejected)} rejected) → {printable(out)}"

@@ -8,9 +8,9 @@ import typer
 
 from zhner.cli._app import app, doccano_app, handle_errors
 from zhner.console import msg, progress
-from zhner.doccano.settings import load_settings
-from zhner.doccano.simulate import AnnotateResult, annotate_gold
+from zhner.demo.annotator import AnnotateResult, annotate_gold
 from zhner.doccano.sync import Connection, local_connection
+from zhner.doccano_settings import load_settings
 
 ANNOTATOR_PASSWORD = typer.Option(..., "--password", envvar="ZHNER_ANNOTATOR_PASSWORD", show_default=False,
                                   help="The annotator's password.")  # fmt: skip
@@ -87,7 +87,7 @@ def silver_export_cli(
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite OUT."),
 ) -> None:
     """Silver People's Daily lines (bootstrap's train split, seeded sample) for configs/ner.cfg."""
-    from zhner.silver_export import export_silver
+    from zhner.pipeline.silver_export import export_silver
 
     r = export_silver(out=out, limit=limit, config=config, force=force)
     ents = ", ".join(f"{k} {v}" for k, v in r.entities.items())

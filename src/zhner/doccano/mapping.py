@@ -10,7 +10,6 @@ Every row carries exactly the same keys: one row with other keys fails a whole i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -18,14 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zhner.schemas import Span, Task, TaskMeta
+from zhner.schemas import Span, Task, TaskMeta, row_meta, text_sha1
 
 # characters after which the web UI's grapheme offsets differ from code points
 _GRAPHEME_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
-
-
-def text_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,42 +35,6 @@ class Rejection:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
-    """Why a task must not be pushed, or None. (Offsets of `label` outside the text fail when the
-    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)"""
-    if not task.text.strip():
-        return "empty text"
-    if len(task.text) > max_chars:
-        return (
-            f"text has {len(task.text)} characters, above sync.max_segment_chars = {max_chars}: "
-            "split it into sentences upstream or pass --max-chars"
-        )
-    if task.meta.text_sha1 != text_sha1(task.text):
-        return f"meta.text_sha1 {task.meta.text_sha1} is not the sha1 of the text ({text_sha1(task.text)})"
-    for start, end, label in task.label:
-        if label not in labels:
-            return f"unknown label {label!r} in span [{start}, {end}] (known: {', '.join(sorted(labels))})"
-    spans = sorted(task.label)
-    for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
-        if s2 < e1:
-            return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
-    return _span_problem(task)
-
-
-def _span_problem(task: Task) -> str | None:
-    """A pre-annotation past the end of the text, or a span over nothing but whitespace: Doccano
-    would store either, and the corrections report would count it (as boundary_fixed, say)."""
-    n = len(task.text)
-    for span in task.meta.spans:
-        if span.end > n:
-            return f"span [{span.start}, {span.end}, {span.label!r}] in meta.spans is outside the text (length {n})"
-    for field_name, triples in (("label", task.label), ("meta.spans", [s.as_triple() for s in task.meta.spans])):
-        for start, end, label in triples:
-            if not task.text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
-                return f"span [{start}, {end}, {label!r}] in {field_name} covers only whitespace ({task.text[start:end]!r})"
-    return None
 
 
 def grapheme_risk(text: str) -> bool:
@@ -95,17 +54,6 @@ def to_doccano(task: Task) -> dict[str, Any]:
         "article_id": meta.article_id,
         "meta": json.dumps(meta.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")),
     }
-
-
-def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
-    """The task metadata of an exported row (None when the row was not pushed by zhner)."""
-    meta = row.get("meta")
-    if isinstance(meta, str):
-        try:
-            meta = json.loads(meta)
-        except ValueError:
-            return None
-    return meta if isinstance(meta, dict) else None
 
 
 def from_doccano(

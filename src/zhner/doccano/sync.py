@@ -25,10 +25,10 @@ from zhner.config import config_path, load_labels
 from zhner.console import logger
 from zhner.doccano import server
 from zhner.doccano.gateway import ROLE_NAMES, DoccanoGateway, Project
-from zhner.doccano.mapping import Rejection, from_doccano, grapheme_risk, row_meta, task_problem, to_doccano
+from zhner.doccano.mapping import Rejection, from_doccano, grapheme_risk, to_doccano
 from zhner.errors import fail
 from zhner.io import read_jsonl, write_jsonl
-from zhner.schemas import Task
+from zhner.schemas import Task, row_meta, task_problem
 
 Progress = Callable[[int, int], None]
 

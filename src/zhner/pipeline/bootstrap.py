@@ -24,16 +24,17 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 import zhner
-from zhner.config import Strict, config_path, load_model
+from zhner.config import Strict, config_path, label_names, load_model
 from zhner.errors import fail
+from zhner.io import read_jsonl, read_splits
 from zhner.pipeline import corpus as pd_corpus
 from zhner.pipeline import teacher
 from zhner.pipeline.teacher import TeacherSettings
 from zhner.pipeline.scoring import score_spans
 from zhner.pipeline.segmenter import input_hash, model_info, train_pkuseg
 from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, silver_stats
+from zhner.schemas import Task
 
-LABELS = ("ORG", "GPE", "LOC", "DATE", "QUANTITY")
 PATTERNS_FACTORY = "zhner_patterns"
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
 BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap",
@@ -244,9 +245,10 @@ def patterns_available() -> bool:
 def patterns_fingerprint() -> str:
     """Hash of the pattern code and data, so a change in them rebuilds the pipeline."""
     h = hashlib.sha256()
-    spec = importlib.util.find_spec("zhner.pipeline.patterns")
-    if spec and spec.origin:
-        h.update(Path(spec.origin).read_bytes())
+    for module in ("zhner.pipeline.patterns", "zhner.pipeline.pattern_files"):
+        spec = importlib.util.find_spec(module)
+        if spec and spec.origin:
+            h.update(Path(spec.origin).read_bytes())
     folder = config_path("patterns")
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -286,7 +288,7 @@ def score_pipeline(nlp: Language, texts: Sequence[str], golds: Sequence[Iterable
     """Exact-span P/R/F of the entities `nlp` finds in `texts` against `golds`, per label."""
     docs = nlp.pipe(texts, batch_size=batch_size)
     pairs = [(gold, [(e.start_char, e.end_char, e.label_) for e in doc.ents]) for gold, doc in zip(golds, docs, strict=True)]
-    return score_spans(pairs, LABELS)
+    return score_spans(pairs, label_names())
 
 
 @dataclass(frozen=True)
@@ -310,9 +312,6 @@ class GoldSelection:
 def load_gold_selection(gold: Path, splits: Path | None, split: str = "dev") -> GoldSelection:
     """The gold tasks of `gold` whose article `splits` (corpus/splits.json) puts in `split`; every task of
     `gold` when `splits` is None (a dev set such as annotations/gold/dev_news.jsonl)."""
-    from zhner.io import read_jsonl
-    from zhner.schemas import Task
-
     if splits is None:
         tasks = list(read_jsonl(gold, Task))
         if not tasks:
@@ -321,7 +320,7 @@ def load_gold_selection(gold: Path, splits: Path | None, split: str = "dev") -> 
                              tuple(tuple(tuple(s) for s in t.label) for t in tasks))  # fmt: skip
     if not Path(splits).exists():
         raise fail("E004", path=splits)
-    split_of = json.loads(Path(splits).read_text(encoding="utf-8")).get("articles", {})
+    split_of = read_splits(splits).articles  # duplicates are not chosen on
     tasks = [t for t in read_jsonl(gold, Task) if split_of.get(t.meta.article_id) == split]
     if not tasks:
         raise fail("E208", path=gold, split=split, splits=splits)

@@ -4,10 +4,9 @@ and ZWJ sequences, CRLF, full-width forms and combining accents, each placed bef
 
 from __future__ import annotations
 
-import hashlib
 import random
 
-from zhner.schemas import Span, Task, TaskMeta
+from zhner.schemas import Span, Task, TaskMeta, text_sha1
 
 HARD = ["𠮷", "𡈽", "👍🏽", "👩\u200d💻", "\r\n", "ＡＢＣ", "１２３", "e\u0301", "Å", "，", "\u3000", "😀"]
 ENTITIES = [
@@ -35,7 +34,7 @@ def hard_task(i: int, rng: random.Random) -> Task:
     text = "".join(parts)
     meta = TaskMeta(
         segment_id=f"bench{i // 20:05d}-{i % 20:03d}-00", article_id=f"bench{i // 20:05d}",
-        text_sha1=hashlib.sha1(text.encode("utf-8")).hexdigest(), model="synthetic", model_version="1",
+        text_sha1=text_sha1(text), model="synthetic", model_version="1",
         spans=[Span(start=s, end=e, label=lab, source="model", score=round(rng.random(), 3)) for s, e, lab in spans],
     )  # fmt: skip
     return Task(text=text, label=spans, meta=meta)

@@ -18,10 +18,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from zhner.pipeline.patterns import SPANS_KEY as PATTERN_SPANS_KEY
+from zhner.nlp import ENT_SCORES_KEY, PATTERN_SPANS_KEY, ent_score  # noqa: F401  ent_score: kept here for callers
 
 FACTORY = "zhner_ent_scores"
-USER_DATA_KEY = "zhner_ent_scores"
+USER_DATA_KEY = ENT_SCORES_KEY
 BEAM_WIDTH = 8
 BEAM_DENSITY = 0.0001  # spaCy's default pruning: analyses below this share of the best are dropped
 
@@ -72,11 +72,3 @@ def has_model_entity(doc: Doc) -> bool:
         return False
     pattern_keys = {(s.start, s.end, s.label) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
     return any((e.start, e.end, e.label) not in pattern_keys for e in doc.ents)
-
-
-def ent_score(doc: Doc, start_char: int, end_char: int, label: str) -> float | None:
-    """The stored probability of one entity; None when no scores were computed."""
-    scores = doc.user_data.get(USER_DATA_KEY)
-    if scores is None:
-        return None
-    return scores.get(f"{start_char}:{end_char}:{label}", 0.0)
