@@ -19,14 +19,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import srsly
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
-from zhner.io import atomic_open, output_dir, read_lines, read_splits, unreadable, write_jsonl, write_text
+from zhner.io import atomic_open, output_dir, read_jsonl_lines, read_splits, unreadable, write_jsonl, write_text
 from zhner.nlp import load_pipeline
 from zhner.schemas import SPLITS, row_meta
 
@@ -148,20 +147,7 @@ def discover(inputs: Sequence[Path]) -> list[Path]:
 
 def read_records(path: Path, scheme: LabelScheme) -> Iterator[Source]:
     """Validated records of one file; a bad line raises an error naming file:line and the reason."""
-    for lineno, line in read_lines(path):  # decoded line by line: a byte that is not UTF-8 is named (E010)
-        if not line.strip():
-            continue
-        try:
-            data = srsly.json_loads(line)
-        except ValueError as err:
-            raise fail("E002", path=path, line=lineno, reason=err) from None
-        try:
-            record = CorrectedRecord.model_validate(data)
-        except ValidationError as err:
-            reason = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors()
-            )
-            raise fail("E003", path=path, line=lineno, reason=reason) from None
+    for lineno, record in read_jsonl_lines(path, CorrectedRecord):  # a byte that is not UTF-8 is named (E010)
         yield _source(path, lineno, record, scheme)
 
 
