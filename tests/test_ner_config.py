@@ -197,6 +197,7 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
         "doc = nlp('西藏自治区党委在拉萨市召开会议，投入6万余元。')\n"
         "print(json.dumps({'pipe': nlp.pipe_names, 'labels': sorted(nlp.get_pipe('ner').labels),\n"
         "                  'ents': [e.text for e in doc.ents],\n"
+        "                  'pattern_spans': [s.text for s in doc.spans.get('zhner_patterns', [])],\n"
         "                  'tokens': [t.text for t in nlp.make_doc('西藏自治区党委在拉萨市召开会议')]}))\n"
     )
     # the config fits on train + dev: model-last is the model (see its [corpora.train] train_on_dev)
@@ -208,4 +209,6 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
     # the tokenizer is the base pipeline's pkuseg model, not pkuseg's default or characters
     base_tokens = [t.text for t in spacy.load(base["base"]).make_doc("西藏自治区党委在拉萨市召开会议")]
     assert info["tokens"] == base_tokens and any(len(t) > 1 for t in base_tokens)
-    assert "6万余元" in info["ents"]  # the pattern layer runs in the trained pipeline
+    # the pattern layer runs in the trained pipeline (after the NER, filling gaps: a tiny test NER may
+    # already hold those characters, so its matches are checked where it keeps them)
+    assert "6万余元" in info["pattern_spans"]
