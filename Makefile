@@ -16,7 +16,7 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m spacy project run
 SMALL_VARS := --vars.bootstrap_config configs/ci/bootstrap.yml --vars.base_model models/zh_news_small \
 	--vars.corpus corpus/small --vars.project seeds-small --vars.silver_lines 2000 \
 	--vars.train_max_steps 300 --vars.ner_model models/ner_small --vars.reports reports/small \
-	--vars.dev_max_drop 1
+	--vars.dev_max_drop 1 --vars.train_config configs/ci/ner.cfg
 
 .PHONY: all test setup lac doccano small-run clean-venv
 

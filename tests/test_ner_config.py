@@ -212,3 +212,15 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
     # the pattern layer runs in the trained pipeline (after the NER, filling gaps: a tiny test NER may
     # already hold those characters, so its matches are checked where it keeps them)
     assert "6万余元" in info["pattern_spans"]
+
+
+def test_the_small_run_s_config_differs_from_ner_cfg_only_in_the_arrangement(repo_root):
+    """configs/ci/ner.cfg fine-tunes the small CI base, whose arrangement is patterns+model."""
+    from thinc.api import Config
+
+    main = Config().from_disk(repo_root / "configs" / "ner.cfg", interpolate=False)
+    small = Config().from_disk(repo_root / "configs" / "ci" / "ner.cfg", interpolate=False)
+    assert small["nlp"]["pipeline"] == ["zhner_patterns", "tok2vec", "ner"]
+    assert main["nlp"]["pipeline"] == ["tok2vec", "ner", "zhner_patterns"]
+    small["nlp"]["pipeline"] = main["nlp"]["pipeline"]
+    assert small == main
