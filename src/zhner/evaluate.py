@@ -17,10 +17,11 @@ from spacy.tokens import Doc, DocBin
 
 from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
-from zhner.io import output_dir, unreadable
+from zhner.io import output_dir, read_jsonl, unreadable
 from zhner.nlp import load_pipeline
 from zhner.report import REPORT_FILES, write_reports
 from zhner.scoring import SCHEMES, Ent, overlaps, score
+from zhner.schemas import Task
 
 MISSED, SPURIOUS = "MISSED", "SPURIOUS"
 LABEL_SCHEME_OF_PIPELINES = "ontonotes"  # spaCy's zh pipelines use OntoNotes labels
@@ -63,9 +64,6 @@ def read_gold(path: Path, scheme: LabelScheme) -> list[GoldDoc]:
 
 def read_gold_tasks(path: Path, scheme: LabelScheme) -> list[GoldDoc]:
     """Gold task JSONL (zhner.schemas.Task, as annotations/gold/ keeps it) as gold documents."""
-    from zhner.io import read_jsonl
-    from zhner.schemas import Task
-
     docs = [GoldDoc(id=t.meta.segment_id, text=t.text,
                     ents=[Ent(s, e, label) for s, e, label in t.label if label in scheme.labels])
             for t in read_jsonl(path, Task)]

@@ -23,12 +23,13 @@ from typing import Literal
 import spacy
 from pydantic import Field
 
-from zhner.config import Strict
+from zhner.config import Strict, load_labels
 from zhner.errors import fail
 from zhner.io import atomic_open, read_jsonl
 from zhner.pipeline import corpus as pd_corpus
 from zhner.pipeline import lac
 from zhner.pipeline.silver import SilverSentence
+from zhner.schemas import Task
 
 Log = Callable[[str], None]
 CharSpan = tuple[int, int, str]
@@ -90,8 +91,6 @@ def _stable(conventions: lac.Conventions) -> str:
 
 
 def _lac_rules() -> tuple[lac.Rules, lac.Conventions]:
-    from zhner.config import load_labels
-
     scheme = load_labels()
     if "lac" not in scheme.mappings:
         raise fail("E005", path="configs/labels.yml", reason="no mapping named 'lac' for the teacher")
@@ -151,8 +150,6 @@ def extra_lines(extra: ExtraText, work: Path, repo: Path) -> list[str]:
             raw = tar.extractfile(tar.getmember(member)).read().decode("utf-8")  # type: ignore[union-attr]
         except KeyError:
             raise fail("E202", path=sdist, reason=f"{member} is missing from the archive") from None
-    from zhner.schemas import Task
-
     excluded = {t.text.strip() for name in extra.exclude for t in read_jsonl(repo / name, Task)}
     lines = []
     for line in raw.splitlines():
