@@ -34,10 +34,10 @@ from zhner.io import read_jsonl  # noqa: E402
 from zhner.pipeline.bootstrap import (  # noqa: E402
     PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
 )
-from zhner.pipeline.scoring import score_spans  # noqa: E402
 from zhner.pipeline.silver import silver_entities  # noqa: E402
 from zhner.preannotate import preannotate  # noqa: E402
 from zhner.schemas import Segment, Task  # noqa: E402
+from zhner.scoring import score_spans  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MSRA = Path(os.environ.get("ZHNER_MSRA", ROOT.parent / "shared" / "eval" / "msra_test_bio.txt"))

@@ -30,10 +30,10 @@ from zhner.io import read_jsonl, read_splits
 from zhner.pipeline import corpus as pd_corpus
 from zhner.pipeline import teacher
 from zhner.pipeline.teacher import TeacherSettings
-from zhner.pipeline.scoring import score_spans
 from zhner.pipeline.segmenter import input_hash, model_info, train_pkuseg
 from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, silver_stats
 from zhner.schemas import Task
+from zhner.scoring import score_spans
 
 PATTERNS_FACTORY = "zhner_patterns"
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
