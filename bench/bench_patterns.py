@@ -20,8 +20,8 @@ import spacy
 from zhner.config import label_names
 from zhner.io import read_jsonl, read_splits, write_json
 from zhner.pipeline.patterns import load_matcher, match_patterns
-from zhner.pipeline.scoring import score_spans
 from zhner.schemas import Task
+from zhner.scoring import score_spans
 
 LABELS = label_names()
 

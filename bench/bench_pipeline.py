@@ -31,13 +31,14 @@ from spacy.util import minibatch  # noqa: E402
 from zhner import confidence  # noqa: E402
 from zhner.config import label_names  # noqa: E402
 from zhner.io import read_jsonl  # noqa: E402
-from zhner.pipeline.bootstrap import (  # noqa: E402
-    PATTERNS_FACTORY, apply_variant, load_bootstrap_config, load_data, load_gold_selection, patterns_available,
-)
-from zhner.pipeline.scoring import score_spans  # noqa: E402
+from zhner.pipeline.bootstrap_config import load_bootstrap_config  # noqa: E402
+from zhner.pipeline.selection import load_gold_selection  # noqa: E402
 from zhner.pipeline.silver import silver_entities  # noqa: E402
+from zhner.pipeline.training_data import load_data  # noqa: E402
+from zhner.pipeline.variants import PATTERNS_FACTORY, apply_variant, patterns_available  # noqa: E402
 from zhner.preannotate import preannotate  # noqa: E402
 from zhner.schemas import Segment, Task  # noqa: E402
+from zhner.scoring import score_spans  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MSRA = Path(os.environ.get("ZHNER_MSRA", ROOT.parent / "shared" / "eval" / "msra_test_bio.txt"))

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from zhner.cli import app
 from zhner.config import config_path
 from zhner.errors import ZhnerError
-from zhner.pipeline.bootstrap import GoldSelection, bootstrap, halfwidth, load_gold_selection
+from zhner.pipeline.bootstrap import bootstrap
+from zhner.pipeline.selection import GoldSelection, load_gold_selection
+from zhner.pipeline.training_data import halfwidth
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +174,7 @@ def test_the_silver_code_is_part_of_the_build_fingerprint(built, monkeypatch):
 def test_shipped_build_configs_are_valid_and_their_overrides_reach_spacy(name):
     from spacy.util import load_config
 
-    from zhner.pipeline.bootstrap import load_bootstrap_config
+    from zhner.pipeline.bootstrap_config import load_bootstrap_config
 
     cfg = load_bootstrap_config(config_path(name))
     nlp_cfg = load_config(config_path(cfg.ner.config), overrides=dict(cfg.ner.overrides), interpolate=True)

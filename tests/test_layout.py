@@ -187,8 +187,9 @@ def test_a_pattern_pipeline_loads_in_a_process_that_never_imports_zhner(tmp_path
 
 
 MAX_LINES = 400
-# modules still over MAX_LINES (issue #13): to be split, and removed from here when they are
-OVERSIZED = {"zhner.pipeline.bootstrap", "zhner.doccano.server", "zhner.doccano.sync"}
+# modules still over MAX_LINES (issue #13): doccano/server.py and sync.py, rewritten and split for issue #10;
+# each is removed from here when it is under the limit
+OVERSIZED = {"zhner.doccano.server", "zhner.doccano.sync"}
 
 
 def test_no_module_grows_over_400_lines() -> None:

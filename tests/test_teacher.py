@@ -9,7 +9,7 @@ import pytest
 
 from zhner.io import read_jsonl
 from zhner.pipeline import teacher
-from zhner.pipeline.bootstrap import load_bootstrap_config
+from zhner.pipeline.bootstrap_config import load_bootstrap_config
 from zhner.pipeline.silver import SilverSentence
 from zhner.schemas import Task
 

@@ -27,7 +27,7 @@ from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
 from zhner.io import atomic_open, output_dir, read_jsonl_lines, read_splits, unreadable, write_jsonl, write_text
 from zhner.nlp import load_pipeline
-from zhner.schemas import SPLITS, row_meta
+from zhner.schemas import SPLITS, check_spans, raise_if_outside, row_meta
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")
@@ -61,10 +61,7 @@ class CorrectedRecord(BaseModel):
 
     @model_validator(mode="after")
     def _spans_in_text(self) -> CorrectedRecord:
-        n = len(self.text)
-        for start, end, label in self.label:
-            if not 0 <= start < end <= n:
-                raise ValueError(f"span [{start}, {end}, {label!r}] is outside the text (length {n})")
+        raise_if_outside(self.label, self.text)
         return self
 
     def lookup(self, name: str) -> Any:
@@ -155,13 +152,9 @@ def _source(path: Path, line: int, record: CorrectedRecord, scheme: LabelScheme)
     def bad(reason: str) -> Exception:
         return fail("E410", path=path, line=line, reason=reason)
 
-    for _, _, label in record.label:
-        if label not in scheme.labels:
-            raise bad(f"unknown label {label!r}; the labels are {', '.join(scheme.labels)}")
-    spans = sorted(record.label)
-    for a, b in zip(spans, spans[1:]):
-        if b[0] < a[1]:
-            raise bad(f"spans {list(a)} and {list(b)} overlap; an entity can have one label only")
+    _, problems = check_spans(sorted(record.label), record.text, labels=scheme.labels)
+    if problems:
+        raise bad(problems[0].message())
     segment_id, article_id = record.lookup("segment_id"), record.lookup("article_id")
     if article_id is None and isinstance(segment_id, str) and segment_id.count("-") >= 2:
         article_id = segment_id.rsplit("-", 2)[0]  # '<article id>-<paragraph>-<part>'

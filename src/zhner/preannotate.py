@@ -23,7 +23,7 @@ from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
 from zhner.nlp import doc_spans, load_pipeline, model_id
-from zhner.schemas import Segment, Span, Task, TaskMeta, task_problem, text_sha1
+from zhner.schemas import Segment, Span, Task, TaskMeta, check_spans, task_problem, text_sha1
 
 
 @dataclass
@@ -44,11 +44,9 @@ def check_offsets(segment: Segment, doc: Doc, spans: Sequence[Span]) -> None:
     """Refuse to write a task whose spans do not point at the text the model saw."""
     if doc.text != segment.text:
         raise fail("E207", segment=segment.id, reason="the tokenizer changed the text")
-    for span in spans:
-        if not 0 <= span.start < span.end <= len(segment.text):
-            raise fail("E207", segment=segment.id, reason=f"span {span.as_triple()} is outside the text")
-        if not segment.text[span.start : span.end].strip():
-            raise fail("E207", segment=segment.id, reason=f"span {span.as_triple()} covers only white space")
+    _, problems = check_spans([s.as_triple() for s in spans], segment.text, blank_ok=False, overlap_ok=True)
+    if problems:
+        raise fail("E207", segment=segment.id, reason=problems[0].message())
 
 
 def _tasks(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SplitName = Literal["train", "dev", "test"]
+Triple = tuple[int, int, str]
 
 
 def text_sha1(text: str) -> str:
@@ -102,10 +105,7 @@ class Task(Record):
 
     @model_validator(mode="after")
     def _spans_in_text(self) -> "Task":
-        n = len(self.text)
-        for start, end, label in self.label:
-            if not 0 <= start < end <= n:
-                raise ValueError(f"span [{start}, {end}, {label!r}] is outside the text (length {n})")
+        raise_if_outside(self.label, self.text)
         return self
 
 
@@ -126,7 +126,72 @@ class Splits(BaseModel):
         return {**self.duplicates, **self.articles}
 
 
-# -- the one set of checks of a task, and the meta of a record as Doccano exports it --------------
+# -- the one set of span checks, the checks of a task, and the meta of a record as Doccano exports it --
+
+
+def show(span: Triple) -> str:
+    """A span as messages print it: `[0, 2, 'GPE']`."""
+    return f"[{span[0]}, {span[1]}, {span[2]!r}]"
+
+
+@dataclass(frozen=True)
+class SpanProblem:
+    """Why a span over a text is refused: `kind` is 'label', 'offsets', 'blank' or 'overlap'."""
+
+    span: Triple
+    kind: Literal["label", "offsets", "blank", "overlap"]
+    detail: str  # the known labels, the text's length, the text under the span, or the span overlapped
+
+    @property
+    def reason(self) -> str:
+        """The reason beside the span (a pull's rejection report keeps the span apart)."""
+        return {
+            "label": f"unknown label {self.span[2]!r}",
+            "offsets": f"offsets outside the text (length {self.detail})",
+            "blank": f"covers only whitespace ({self.detail})",
+            "overlap": f"overlaps {self.detail}",
+        }[self.kind]
+
+    def message(self, where: str = "") -> str:
+        """The reason as one sentence naming the span; `where` names the field it sits in ('meta.spans')."""
+        at = f"span {show(self.span)}" + (f" in {where}" if where else "")
+        return {
+            "label": f"unknown label {self.span[2]!r} in span {show(self.span)} (known: {self.detail})",
+            "offsets": f"{at} is outside the text (length {self.detail})",
+            "blank": f"{at} covers only whitespace ({self.detail})",
+            "overlap": f"spans {self.detail} and {show(self.span)} overlap; entities may not overlap or nest",
+        }[self.kind]
+
+
+def check_spans(
+    spans: Iterable[Triple], text: str, *, labels: Collection[str] | None = None, blank_ok: bool = True,
+    overlap_ok: bool = False,
+) -> tuple[list[Triple], list[SpanProblem]]:
+    """The spans kept and the problems of the others, in offset order. Each span is checked for a
+    label among `labels` (when given), offsets with start < end inside the text, some non-whitespace
+    under it (unless `blank_ok`), and no overlap with the span kept before it (unless `overlap_ok`)."""
+    kept: list[Triple] = []
+    problems: list[SpanProblem] = []
+    for span in sorted(spans, key=lambda s: (s[0], s[1])):  # stable: spans with the same offsets keep their order
+        start, end, label = span
+        if labels is not None and label not in labels:
+            problems.append(SpanProblem(span, "label", ", ".join(sorted(labels))))
+        elif not 0 <= start < end <= len(text):
+            problems.append(SpanProblem(span, "offsets", str(len(text))))
+        elif not blank_ok and not text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
+            problems.append(SpanProblem(span, "blank", repr(text[start:end])))
+        elif not overlap_ok and kept and start < kept[-1][1]:
+            problems.append(SpanProblem(span, "overlap", show(kept[-1])))
+        else:
+            kept.append(span)
+    return kept, problems
+
+
+def raise_if_outside(spans: Iterable[Triple], text: str) -> None:
+    """A ValueError (pydantic names the record) for the first span whose offsets are not inside `text`."""
+    _, problems = check_spans(spans, text, overlap_ok=True)
+    if problems:
+        raise ValueError(problems[0].message())
 
 
 def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -142,7 +207,10 @@ def row_meta(row: dict[str, Any]) -> dict[str, Any] | None:
 
 def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
     """Why a task must not be pushed, or None. (Offsets of `label` outside the text fail when the
-    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)"""
+    Task is read; meta.spans, the pre-annotations `zhner corrections` compares against, here.)
+
+    A span over nothing but whitespace is refused in both: Doccano would store it, and the
+    corrections report would count it (as boundary_fixed, say)."""
     if not task.text.strip():
         return "empty text"
     if len(task.text) > max_chars:
@@ -152,25 +220,11 @@ def task_problem(task: Task, *, labels: set[str], max_chars: int) -> str | None:
         )
     if task.meta.text_sha1 != text_sha1(task.text):
         return f"meta.text_sha1 {task.meta.text_sha1} is not the sha1 of the text ({text_sha1(task.text)})"
-    for start, end, label in task.label:
-        if label not in labels:
-            return f"unknown label {label!r} in span [{start}, {end}] (known: {', '.join(sorted(labels))})"
-    spans = sorted(task.label)
-    for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
-        if s2 < e1:
-            return f"spans [{s1}, {e1}, {l1!r}] and [{s2}, {e2}, {l2!r}] overlap"
-    return _span_problem(task)
-
-
-def _span_problem(task: Task) -> str | None:
-    """A pre-annotation past the end of the text, or a span over nothing but whitespace: Doccano
-    would store either, and the corrections report would count it (as boundary_fixed, say)."""
-    n = len(task.text)
-    for span in task.meta.spans:
-        if span.end > n:
-            return f"span [{span.start}, {span.end}, {span.label!r}] in meta.spans is outside the text (length {n})"
-    for field_name, triples in (("label", task.label), ("meta.spans", [s.as_triple() for s in task.meta.spans])):
-        for start, end, label in triples:
-            if not task.text[start:end].strip():  # str.strip() also strips the ideographic space U+3000
-                return f"span [{start}, {end}, {label!r}] in {field_name} covers only whitespace ({task.text[start:end]!r})"
+    for field_name, triples, rules in (
+        ("label", task.label, {"labels": labels}),
+        ("meta.spans", [s.as_triple() for s in task.meta.spans], {"overlap_ok": True}),
+    ):
+        _, problems = check_spans(triples, task.text, blank_ok=False, **rules)
+        if problems:
+            return problems[0].message(field_name)
     return None

@@ -23,16 +23,21 @@ case) both sides count the same COR and PAR, and these are exactly the SemEval f
 scoring each side by its own overlaps keeps the result independent of span order when one
 prediction straddles two gold entities. Per label, precision counts predictions with that
 label and recall gold entities with that label.
+
+The one home of exact-span scoring: `score` writes the evaluation reports, and `score_spans`
+gives the strict scheme as tp/fp/fn (bootstrap's variant choice, the bench pages). Where the
+two rules differ they are parameters of `score` (`only_labels`, `distinct`), not two codes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 SCHEMES: tuple[str, ...] = ("strict", "exact", "partial", "type")
 OUTCOMES: tuple[str, ...] = ("COR", "INC", "PAR", "MIS", "SPU")
+Triple = tuple[int, int, str]
 
 
 class Ent(NamedTuple):
@@ -82,13 +87,20 @@ def prf(gold: Counter, pred: Counter) -> dict[str, float | int]:
 
 
 def score(
-    gold_docs: Sequence[Sequence[Ent]], pred_docs: Sequence[Sequence[Ent]], labels: Sequence[str]
+    gold_docs: Sequence[Sequence[Ent]], pred_docs: Sequence[Sequence[Ent]], labels: Sequence[str], *,
+    schemes: Sequence[str] = SCHEMES, only_labels: bool = False, distinct: bool = False,
 ) -> dict[str, dict]:
-    """Micro and per-label figures per scheme: `{scheme: {"micro": {...}, "per_label": {L: {...}}}}`."""
+    """Micro and per-label figures per scheme: `{scheme: {"micro": {...}, "per_label": {L: {...}}}}`.
+
+    The report's rule (the defaults): every entity counts, `labels` are listed first and any other
+    label met is added. `only_labels`: entities of other labels are ignored on both sides.
+    `distinct`: a span repeated in one document counts once (each document's spans as a set).
+    """
     if len(gold_docs) != len(pred_docs):
         raise ValueError(f"{len(gold_docs)} gold documents but {len(pred_docs)} predicted ones")
+    gold_docs, pred_docs = (_kept(docs, labels if only_labels else None, distinct) for docs in (gold_docs, pred_docs))
     result: dict[str, dict] = {}
-    for scheme in SCHEMES:
+    for scheme in schemes:
         gold_counts: dict[str, Counter] = {label: Counter() for label in labels}
         pred_counts: dict[str, Counter] = {label: Counter() for label in labels}
         for gold, pred in zip(gold_docs, pred_docs):
@@ -105,3 +117,36 @@ def score(
             },
         }
     return result
+
+
+def _kept(docs: Sequence[Sequence[Ent]], labels: Sequence[str] | None, distinct: bool) -> list[list[Ent]]:
+    """Each document's entities of `labels` (all when None), each span once when `distinct`."""
+    keep = None if labels is None else set(labels)
+    kept = [[e for e in doc if keep is None or e.label in keep] for doc in docs]
+    return [list(dict.fromkeys(doc)) for doc in kept] if distinct else kept
+
+
+def score_spans(pairs: Iterable[tuple[Iterable[Triple], Iterable[Triple]]], labels: Iterable[str] | None = None) -> dict:
+    """Strict-scheme P/R/F of (gold, predicted) span sets per text, as tp/fp/fn and rounded to 4 places.
+
+    Bootstrap's variant choice and the bench pages use this rule: spans are sets per text, and
+    `labels` restricts both sides (other labels ignored; None: every label met, listed sorted).
+    """
+    gold_docs: list[list[Ent]] = []
+    pred_docs: list[list[Ent]] = []
+    for gold, pred in pairs:
+        gold_docs.append([Ent(*t) for t in gold])
+        pred_docs.append([Ent(*t) for t in pred])
+    names = sorted(set(labels)) if labels is not None else []
+    strict = score(gold_docs, pred_docs, names, schemes=("strict",), only_labels=labels is not None, distinct=True)
+    per_label = strict["strict"]["per_label"]
+    return {"micro": _tp_fp_fn(strict["strict"]["micro"]),
+            "per_label": {label: _tp_fp_fn(per_label[label]) for label in sorted(per_label)}}
+
+
+def _tp_fp_fn(figures: dict) -> dict[str, float | int]:
+    """Strict figures of distinct spans as tp/fp/fn: there a prediction is COR exactly when the
+    gold span it equals is, so both sides count the same COR (tp)."""
+    tp = figures["COR"]
+    return {"p": round(figures["p"], 4), "r": round(figures["r"], 4), "f": round(figures["f"], 4),
+            "tp": tp, "fp": figures["act"] - tp, "fn": figures["pos"] - tp}

@@ -8,7 +8,8 @@ import typer
 
 from zhner.cli._app import app, handle_errors
 from zhner.console import msg
-from zhner.pipeline.bootstrap import HELD_OUT_SPLIT, bootstrap, load_gold_selection
+from zhner.pipeline.bootstrap import bootstrap
+from zhner.pipeline.selection import HELD_OUT_SPLIT, load_gold_selection
 
 
 @app.command("bootstrap")

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zhner.schemas import Span, Task, TaskMeta, row_meta, text_sha1
+from zhner.schemas import Span, Task, TaskMeta, check_spans, row_meta, text_sha1
 
 # characters after which the web UI's grapheme offsets differ from code points
 _GRAPHEME_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
@@ -72,19 +72,9 @@ def from_doccano(
         return None, [reject("no meta.segment_id: not a task pushed by zhner")]
     if not isinstance(text, str) or meta.get("text_sha1") != text_sha1(text):
         return None, [reject("text changed since push (sha1 differs from meta.text_sha1)")]
-    kept: list[tuple[int, int, str]] = []
-    rejected: list[Rejection] = []
-    for raw in sorted(row.get("label") or [], key=lambda s: (s[0], s[1])):
-        start, end, label = int(raw[0]), int(raw[1]), str(raw[2])
-        span = (start, end, label)
-        if label not in labels:
-            rejected.append(reject(f"unknown label {label!r}", span))
-        elif not 0 <= start < end <= len(text):
-            rejected.append(reject(f"offsets outside the text (length {len(text)})", span))
-        elif kept and start < kept[-1][1]:
-            rejected.append(reject(f"overlaps {list(kept[-1])}", span))
-        else:
-            kept.append(span)
+    spans = [(int(raw[0]), int(raw[1]), str(raw[2])) for raw in row.get("label") or []]
+    kept, problems = check_spans(spans, text, labels=labels)
+    rejected = [reject(p.reason, p.span) for p in problems]
     try:
         task_meta = TaskMeta.model_validate({**meta, "annotator": annotator, "doccano_id": doccano_id})
     except ValidationError as err:

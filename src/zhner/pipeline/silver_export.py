@@ -14,8 +14,9 @@ from pathlib import Path
 import spacy
 
 from zhner.io import atomic_open, check_writable
-from zhner.pipeline.bootstrap import load_bootstrap_config, load_data, relabel_with_teacher, to_docbin
+from zhner.pipeline.bootstrap_config import load_bootstrap_config
 from zhner.pipeline.corpus import cache_dir
+from zhner.pipeline.training_data import load_data, relabel_with_teacher, to_docbin
 
 
 @dataclass
