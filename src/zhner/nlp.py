@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import spacy
@@ -91,3 +92,14 @@ def doc_spans(
             source, score = "model", ent_score(doc, *key)
         spans.append(Span(start=ent.start_char, end=ent.end_char, label=label, source=source, score=score))
     return spans
+
+
+def check_offsets(doc_id: str, text: str, doc: Doc, spans: Sequence[Span]) -> None:
+    """Refuse spans that do not point at the text the model saw (E207)."""
+    if doc.text != text:
+        raise fail("E207", segment=doc_id, reason="the tokenizer changed the text")
+    for span in spans:
+        if not 0 <= span.start < span.end <= len(text):
+            raise fail("E207", segment=doc_id, reason=f"span {span.as_triple()} is outside the text")
+        if not text[span.start : span.end].strip():
+            raise fail("E207", segment=doc_id, reason=f"span {span.as_triple()} covers only white space")
