@@ -98,16 +98,24 @@ def test_local_run_writes_every_document_once_with_offsets_model_source_score(se
 
 def test_articles_jsonl_and_text_lines_are_inputs_too(ner_pipeline, tmp_path):
     articles = tmp_path / "articles.jsonl"
-    srsly.write_jsonl(articles, [{"id": "a1", "body": TEXTS[1], "title": "ignored"}])
+    srsly.write_jsonl(articles, [{"id": 7, "body": TEXTS[1], "title": "ignored"}])
     text = tmp_path / "archive" / "day1.txt"
     text.parent.mkdir()
     text.write_text(f"{TEXTS[0]}\n\n{TEXTS[1]}\n", encoding="utf-8")
     out = tmp_path / "out"
     summary = apply(model=ner_pipeline, inputs=[articles, text.parent], out=out, scores=False)
     docs = records(out)
-    assert [(d.id, d.article_id) for d in docs] == [("a1", "a1"), ("day1.txt:1", "day1.txt:1"),
+    assert [(d.id, d.article_id) for d in docs] == [("7", "7"), ("day1.txt:1", "day1.txt:1"),
                                                     ("day1.txt:3", "day1.txt:3")]
     assert summary.shards == 2 and all(e.score is None for d in docs for e in d.entities)  # --no-scores
+
+
+def test_a_pool_of_two_processes_equals_the_local_run(segments, reference, ner_pipeline, tmp_path):
+    out = tmp_path / "pool"
+    summary = apply(model=ner_pipeline, inputs=[segments], out=out, shard_size=5, n_process=2)
+    assert shard_bytes(out) == shard_bytes(reference)
+    # in the pool's processes (how many got work depends on how soon each had its pipeline loaded)
+    assert summary.processes and os.getpid() not in summary.processes
 
 
 def test_dask_cluster_of_two_workers_equals_the_local_run_shard_for_shard(segments, reference, ner_pipeline, tmp_path):

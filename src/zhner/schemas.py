@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SplitName = Literal["train", "dev", "test"]
@@ -119,6 +119,11 @@ class Document(BaseModel):
     text: str = Field(validation_alias=AliasChoices("text", "body"))
     article_id: str | None = Field(None, description="a segment's article; the record itself when absent")
     start: int | None = Field(None, ge=0, description="a segment's offset in its article body")
+
+    @field_validator("id", "article_id", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value  # archives number them
 
 
 class Entity(Record):

@@ -91,9 +91,9 @@ class PipelinePlugin(WorkerPlugin):
 
 
 def run_dask(client: Client, tasks: Iterable[ShardInput], spec: PipelineSpec) -> Iterator[ShardOutput]:
-    """Shards on the cluster's workers, in completion order, a few in flight per worker thread."""
+    """Shards on the cluster's workers, in completion order, a few in flight per worker thread
+    (counted again after each shard: workers that join a running cluster get work too)."""
     client.register_plugin(PipelinePlugin(spec), name=f"zhner-apply-{spec.model}")
-    slots = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
     run = uuid.uuid4().hex[:8]  # keys of this run only: another client of the scheduler never shares them
     todo = iter(tasks)
 
@@ -101,14 +101,19 @@ def run_dask(client: Client, tasks: Iterable[ShardInput], spec: PipelineSpec) ->
         # pure=False: a shard is computed for this run, never taken from a cached result
         return client.submit(run_shard, task, spec, pure=False, key=f"zhner-apply-{run}-{task.index}")
 
-    futures = as_completed([submit(t) for t in _take(todo, slots * IN_FLIGHT_PER_WORKER)])
+    def top_up(futures: as_completed) -> None:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        for task in _take(todo, max(1, threads) * IN_FLIGHT_PER_WORKER - futures.count()):
+            futures.add(submit(task))
+
+    futures = as_completed()
+    top_up(futures)
     try:
         for future in futures:
             result = future.result()
             future.release()
             yield result
-            for task in _take(todo, 1):
-                futures.add(submit(task))
+            top_up(futures)
     finally:
         futures.clear()
 
