@@ -69,6 +69,7 @@ class Job:
     model: str
     model_version: str
     model_sha256: str
+    labels_sha256: str
     mapping: str
     scores: bool
     shard_size: int

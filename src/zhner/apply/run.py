@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -83,7 +84,8 @@ def apply(
     files = plans.input_files(inputs)
     spec = PipelineSpec(model=str(model), scores=scores, batch_size=batch_size, mapping=mapping, scheme=scheme)
     loaded = pipeline(spec)  # here too: a model that cannot load fails before any work, and names the job
-    job = Job(loaded.name, loaded.version, loaded.fingerprint, mapping, scores, shard_size)
+    labels_sha256 = hashlib.sha256(scheme.model_dump_json().encode()).hexdigest()
+    job = Job(loaded.name, loaded.version, loaded.fingerprint, labels_sha256, mapping, scores, shard_size)
     summary = Summary(out=Path(out), model=loaded.name, model_version=loaded.version, engine=engine)
     started = time.perf_counter()
     _make_folder(Path(out))

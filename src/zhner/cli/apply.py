@@ -60,8 +60,9 @@ def apply_cli(
         f"{summary.skipped} already complete, of {summary.shards} → {printable(summary.out)}"
     )
     labels = ", ".join(f"{k} {v}" for k, v in sorted(summary.labels.items())) or "none"
-    msg.text(f"Model {summary.model} {summary.model_version}; engine {summary.engine} "
-             f"({len(summary.processes)} worker processes); entities written: {labels}")
+    n = len(summary.processes)
+    msg.text(f"Model {summary.model} {summary.model_version}; engine {summary.engine}, shards run in {n} "
+             f"process{'es' if n != 1 else ''}; entities written: {labels}")
     if summary.removed:
         msg.text(f"Removed {summary.removed} shards beyond the end of the input (it is shorter than last time)")
     if summary.dropped_labels:
