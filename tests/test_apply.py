@@ -7,6 +7,7 @@ for shard. Runs are killed for real (SIGKILL, SIGTERM) and resumed.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,7 +146,26 @@ def test_a_scheduler_address_runs_the_same_job_and_each_worker_loads_the_pipelin
     apply(model=ner_pipeline, inputs=[segments], out=out, shard_size=5, engine="dask",
           scheduler=scheduler.scheduler.address)
     assert shard_bytes(out) == shard_bytes(reference)
-    assert list(scheduler.run(loads).values()) == [1, 1]
+    before = scheduler.run(loads)
+    apply(model=ner_pipeline, inputs=[segments], out=tmp_path / "again", shard_size=5, engine="dask",
+          scheduler=scheduler.scheduler.address)
+    assert {k: v - before[k] for k, v in scheduler.run(loads).items()} == {k: 1 for k in before}  # once per run
+
+
+def test_a_worker_with_another_pipeline_at_the_same_path_stops_the_run(
+    segments, ner_pipeline, ontonotes_pipeline, tmp_path, scheduler
+):
+    model = tmp_path / "model"
+    shutil.copytree(ner_pipeline, model)
+
+    def replace_model(address: str, dashboard: str | None) -> None:  # after this process loaded it
+        shutil.rmtree(model)
+        shutil.copytree(ontonotes_pipeline, model)
+
+    with pytest.raises(ZhnerError, match=r"E504\] a worker applied zh_onto_demo 3.2.1 .*\(zh_tiny_ner 0.0.0"):
+        apply(model=model, inputs=[segments], out=tmp_path / "out", shard_size=5, engine="dask",
+              scheduler=scheduler.scheduler.address, on_cluster=replace_model)
+    assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))
 
 
 def test_a_bad_line_fails_its_shard_with_file_and_line_and_the_others_complete(ner_pipeline, tmp_path, scheduler):

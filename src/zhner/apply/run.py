@@ -83,7 +83,8 @@ def apply(
         raise fail("E005", path=labels or "configs/labels.yml", reason=f"no mapping named {mapping!r}")
     files = plans.input_files(inputs)
     spec = PipelineSpec(model=str(model), scores=scores, batch_size=batch_size, mapping=mapping, scheme=scheme)
-    loaded = pipeline(spec)  # here too: a model that cannot load fails before any work, and names the job
+    # here too: a model that cannot load fails before any work, and its fingerprint names the job
+    loaded = pipeline(spec, reload=True)
     labels_sha256 = hashlib.sha256(scheme.model_dump_json().encode()).hexdigest()
     job = Job(loaded.name, loaded.version, loaded.fingerprint, labels_sha256, mapping, scores, shard_size)
     summary = Summary(out=Path(out), model=loaded.name, model_version=loaded.version, engine=engine)
