@@ -204,7 +204,7 @@ def test_spacy_train_fine_tunes_the_base_model(base, tmp_path):
     loaded = subprocess.run([sys.executable, "-c", check, str(out / "model-last")], capture_output=True, text=True, cwd=tmp_path)
     assert loaded.returncode == 0, loaded.stderr
     info = json.loads(loaded.stdout)
-    assert info["pipe"] == ["tok2vec", "ner", "zhner_patterns"]  # model+patterns, as zh_news_base
+    assert info["pipe"] == ["tok2vec", "ner", "zhner_patterns", "zhner_span_rules"]  # as zh_news_base
     assert {"ORG", "GPE", "QUANTITY"} <= set(info["labels"])
     # the tokenizer is the base pipeline's pkuseg model, not pkuseg's default or characters
     base_tokens = [t.text for t in spacy.load(base["base"]).make_doc("西藏自治区党委在拉萨市召开会议")]
@@ -220,7 +220,7 @@ def test_the_small_run_s_config_differs_from_ner_cfg_only_in_the_arrangement(rep
 
     main = Config().from_disk(repo_root / "configs" / "ner.cfg", interpolate=False)
     small = Config().from_disk(repo_root / "configs" / "ci" / "ner.cfg", interpolate=False)
-    assert small["nlp"]["pipeline"] == ["zhner_patterns", "tok2vec", "ner"]
-    assert main["nlp"]["pipeline"] == ["tok2vec", "ner", "zhner_patterns"]
+    assert small["nlp"]["pipeline"] == ["zhner_patterns", "tok2vec", "ner", "zhner_span_rules"]
+    assert main["nlp"]["pipeline"] == ["tok2vec", "ner", "zhner_patterns", "zhner_span_rules"]
     small["nlp"]["pipeline"] = main["nlp"]["pipeline"]
     assert small == main

@@ -81,6 +81,13 @@ def spans_of(text: str) -> dict[str, str]:
         ("重走红西路军征战路，守护祁连山生态。", "祁连山", "LOC"),
         ("雅鲁藏布江两岸。", "雅鲁藏布江", "LOC"),
         ("黄山风景秀丽。", "黄山", "LOC"),
+        # the dev-set decisions of the guidelines: floor areas, discounts, specifications, ages
+        ("三居室约230平米，售价低。", "约230平米", "QUANTITY"),
+        ("全场98折优惠。", "98折", "QUANTITY"),
+        ("一台42寸的电视。", "42寸", "QUANTITY"),
+        ("相机有1230万像素。", "1230万像素", "QUANTITY"),
+        ("这位56岁的老人。", "56岁", "QUANTITY"),
+        ("以65票通过。", "65票", "QUANTITY"),
     ],
 )
 def test_hard_case_is_one_span_with_its_label(sentence: str, expected: str, label: str) -> None:
@@ -109,6 +116,8 @@ def test_hard_case_is_one_span_with_its_label(sentence: str, expected: str, labe
         ("目前，第一批单位已全部启动。", "目前"),
         ("创建自治区民族团结进步模范单位。", "自治区"),
         ("坚持每年表彰一批先进。", "每年"),
+        ("球队3平2负。", "3平"),  # a one-digit 平 is a draw, not a floor area
+        ("打折扣。", "折"),
     ],
 )
 def test_counter_example_is_not_an_entity(sentence: str, not_an_entity: str) -> None:

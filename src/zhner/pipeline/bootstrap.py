@@ -36,6 +36,7 @@ from zhner.pipeline.silver import SilverRules, SilverSentence, silver_entities, 
 from zhner.schemas import Task
 
 PATTERNS_FACTORY = "zhner_patterns"
+SPAN_RULES_FACTORY = "zhner_span_rules"  # the guidelines' span rules, last in every arrangement with patterns
 HELD_OUT_SPLIT = "test"  # its articles are scored, never used to choose anything
 BUILD_MODULES = ("zhner.pipeline.corpus", "zhner.pipeline.silver", "zhner.pipeline.segmenter", "zhner.pipeline.bootstrap",
                  "zhner.pipeline.teacher", "zhner.pipeline.lac")
@@ -245,7 +246,7 @@ def patterns_available() -> bool:
 def patterns_fingerprint() -> str:
     """Hash of the pattern code and data, so a change in them rebuilds the pipeline."""
     h = hashlib.sha256()
-    for module in ("zhner.pipeline.patterns", "zhner.pipeline.pattern_files"):
+    for module in ("zhner.pipeline.patterns", "zhner.pipeline.pattern_files", "zhner.pipeline.span_rules"):
         spec = importlib.util.find_spec(module)
         if spec and spec.origin:
             h.update(Path(spec.origin).read_bytes())
@@ -257,22 +258,23 @@ def patterns_fingerprint() -> str:
 
 
 def apply_variant(nlp: Language, variant: str) -> Language:
-    """Arrange model and patterns: 'model', 'patterns', 'model+patterns' (fill gaps), 'patterns+model'."""
+    """Arrange model and patterns: 'model', 'patterns', 'model+patterns' (fill gaps), 'patterns+model';
+    every arrangement with patterns ends with the span rules (configs/patterns/span_rules.yml)."""
     if variant == "model":
         return nlp
     if variant == "patterns":
         nlp.add_pipe(PATTERNS_FACTORY, last=True, config={"overwrite_ents": True})
         nlp.disable_pipe("ner")
         nlp.disable_pipe("tok2vec")
-        return nlp
-    if variant == "model+patterns":
+    elif variant == "model+patterns":
         nlp.add_pipe(PATTERNS_FACTORY, after="ner", config={"overwrite_ents": False})
-        return nlp
-    if variant == "patterns+model":
+    elif variant == "patterns+model":
         # before tok2vec, as the patterns may split tokens; the NER keeps preset entities and predicts around them
         nlp.add_pipe(PATTERNS_FACTORY, before="tok2vec", config={"overwrite_ents": False})
-        return nlp
-    raise fail("E005", path=config_path("bootstrap.yml"), reason=f"patterns.variants: unknown variant {variant!r}")
+    else:
+        raise fail("E005", path=config_path("bootstrap.yml"), reason=f"patterns.variants: unknown variant {variant!r}")
+    nlp.add_pipe(SPAN_RULES_FACTORY, last=True)
+    return nlp
 
 
 # -- evaluation ------------------------------------------------------------------------------------
