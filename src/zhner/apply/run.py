@@ -41,6 +41,7 @@ class Summary:
     seconds: float = 0.0
     dashboard: str | None = None
     processes: set[int] = field(default_factory=set)  # the worker processes that wrote shards
+    shard_cpu_seconds: float = 0.0  # the workers' CPU time on the shards written (no start, no loading)
 
     def raise_for_failures(self) -> None:
         """E503 when a shard failed (the summary still tells what was written)."""
@@ -182,6 +183,7 @@ def _write_shard(out: Path, shard: Shard, result: ShardOutput) -> dict:
 def _count(summary: Summary, result: ShardOutput) -> None:
     summary.written += 1
     summary.processes.add(result.pid)
+    summary.shard_cpu_seconds += result.cpu_seconds
     summary.records += result.records
     summary.characters += result.characters
     summary.entities += result.entities

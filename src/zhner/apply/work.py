@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class ShardOutput:
     fingerprint: str = ""
     error: str | None = None
     pid: int = field(default_factory=os.getpid)
+    cpu_seconds: float = 0.0  # the worker's CPU time on this shard (bench_apply compares engines by it)
 
     @property
     def sha256(self) -> str:
@@ -113,6 +115,7 @@ def preload(spec: PipelineSpec) -> None:
 def run_shard(task: ShardInput, spec: PipelineSpec) -> ShardOutput:
     """Apply the pipeline to every document of a shard; a bad line fails the shard, naming file and line."""
     out = ShardOutput(task.index)
+    started = time.thread_time()  # this thread only: a Dask worker runs its event loop beside it
     try:
         loaded = pipeline(spec)
         out.model, out.fingerprint = f"{loaded.name} {loaded.version}", loaded.fingerprint
@@ -122,6 +125,7 @@ def run_shard(task: ShardInput, spec: PipelineSpec) -> ShardOutput:
     except ZhnerError as err:  # returned, not raised: the other shards go on, and it pickles as text
         return ShardOutput(task.index, error=str(err), model=out.model, fingerprint=out.fingerprint)
     out.data = "".join(lines).encode("utf-8")
+    out.cpu_seconds = time.thread_time() - started
     return out
 
 
