@@ -88,25 +88,26 @@ def apply(
     loaded = pipeline(spec, reload=True)
     labels_sha256 = hashlib.sha256(scheme.model_dump_json().encode()).hexdigest()
     job = Job(loaded.name, loaded.version, loaded.fingerprint, labels_sha256, mapping, scores, shard_size)
-    summary = Summary(out=Path(out), model=loaded.name, model_version=loaded.version, engine=engine)
+    out = Path(out)
+    summary = Summary(out=out, model=loaded.name, model_version=loaded.version, engine=engine)
     started = time.perf_counter()
-    _make_folder(Path(out))
-    with locked_folder(Path(out)):
-        plans.check_folder(Path(out), job, force=force)
+    _make_folder(out)
+    with locked_folder(out):
+        plans.check_folder(out, job, force=force)
         shards = plans.plan(files, shard_size)
         summary.shards = len(shards)
-        summary.removed = plans.clear_shards(Path(out), keep=len(shards))  # stale temporaries, a longer input's
-        done = {s.index: marker for s in shards if (marker := plans.complete(Path(out), s))}
+        summary.removed = plans.clear_shards(out, keep=len(shards))  # stale temporaries, a longer input's
+        done = {s.index: marker for s in shards if (marker := plans.complete(out, s))}
         todo = [s for s in shards if s.index not in done]
         summary.skipped = len(done)
         for shard in todo:  # an old marker must not vouch for an output this run replaces
-            plans.marker_path(Path(out), shard).unlink(missing_ok=True)
-        plans.write_manifest(Path(out), job, shards, done, complete=False, engine=engine)
+            plans.marker_path(out, shard).unlink(missing_ok=True)
+        plans.write_manifest(out, job, shards, done, complete=False, engine=engine)
         outputs = _outputs(engine, plans.shard_inputs(todo), spec, n_process=n_process, workers=workers,
                            scheduler=scheduler, dashboard=dashboard, summary=summary, on_cluster=on_cluster)
-        _write(outputs, Path(out), {s.index: s for s in todo}, job, summary, done, on_progress)
+        _write(outputs, out, {s.index: s for s in todo}, job, summary, done, on_progress)
         summary.seconds = time.perf_counter() - started
-        plans.write_manifest(Path(out), job, shards, done, complete=not summary.failed, engine=engine,
+        plans.write_manifest(out, job, shards, done, complete=not summary.failed, engine=engine,
                              failed=[{"index": i, "error": e} for i, e in summary.failed])
     return summary
 
