@@ -41,12 +41,13 @@ LAYERS: dict[str, str] = {
     "zhner.split": "ingest",
     "zhner.pipeline": "pipeline",
     "zhner.preannotate": "preannotate",
-    "zhner.confidence": "preannotate",  # the beam scorer preannotate adds at load time, never saved in a model
+    "zhner.confidence": SHARED,  # the beam scorer preannotate and apply add at load time, never saved in a model
     "zhner.doccano": "doccano",
     "zhner.convert": "convert",
     "zhner.corrections": "convert",
     "zhner.agreement": "convert",
     "zhner.mixed_corpus": "convert",  # the training reader of configs/ner.cfg
+    "zhner.apply": "apply",  # `zhner apply`: a trained pipeline over an archive, locally or on Dask
     "zhner.evaluate": "evaluate",
     "zhner.report": "evaluate",
     "zhner.curve": ANY,  # `zhner curve`, a workflow like loop: trains (spaCy's loop, the MixedCorpus reader), then evaluates

@@ -3,7 +3,7 @@
 spaCy's transition-based NER decides greedily and keeps no score. Re-parsing a batch with
 `beam_parse` (same weights) gives the k best analyses with probabilities; an entity's score
 is the summed probability of the analyses that contain it (spaCy's documented recipe).
-Added at load time by `zhner preannotate`, never saved into a model. Only documents with
+Added at load time by `zhner preannotate` and `zhner apply` (add_scorer), never saved into a model. Only documents with
 at least one entity the NER set are re-parsed: pattern spans score 1.0 and need no beam, and
 a beam per document does not depend on the other documents of its batch, so skipping the
 rest changes no score (on MSRA sentences it halves the beam's time).
@@ -64,6 +64,14 @@ class EntScores:
                     scores[f"{span.start_char}:{span.end_char}:{label}"] = round(min(prob, 1.0), 4)
                 doc.user_data[USER_DATA_KEY] = scores
             yield from batch
+
+
+def add_scorer(nlp: Language, batch_size: int = 64) -> bool:
+    """Add the scorer after the pipeline's NER when that NER can beam-parse; whether it was added."""
+    if "ner" not in nlp.pipe_names or "beam_parse" not in dir(nlp.get_pipe("ner")):
+        return False
+    nlp.add_pipe(FACTORY, after="ner", config={"batch_size": batch_size})
+    return True
 
 
 def has_model_entity(doc: Doc) -> bool:

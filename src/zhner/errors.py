@@ -18,7 +18,7 @@ class ZhnerError(Exception):
 
 
 class Errors:
-    """Message templates, grouped by stage (E0xx io, E1xx ingest, E2xx pipeline, E3xx doccano, E4xx convert/evaluate)."""
+    """Message templates, grouped by stage (E0xx io, E1xx ingest, E2xx pipeline, E3xx doccano, E4xx convert/evaluate, E5xx apply)."""
 
     E001 = "{path}: already exists; pass --force to overwrite it"
     E002 = "{path}:{line}: not valid JSON ({reason})"
@@ -85,6 +85,13 @@ class Errors:
     E420 = "{path}: {n} training documents; train-curve needs at least {need} (one per step)"
     E421 = "spaCy training on {percent}% of the documents failed: {reason}"
     E422 = "--gpu-id {gpu}: no usable GPU ({reason})"
+    E501 = "{path}: written by another apply job ({reason}); run the same job again to resume it, or pass --force to start over (its shards are removed)"
+    E502 = "{path}: not an output folder of `zhner apply` ({reason}); pick a new or empty --out"
+    E503 = "{failed} of {total} shards failed, first: {first}; fix the input and run the same command again: only the failed shards are redone"
+    E504 = "a worker applied {got}, not the pipeline this run loaded ({want}); every Dask worker must have the same model at the same path or package name"
+    E505 = "cannot reach the Dask scheduler at {address} ({reason}); start one with `dask scheduler` or use --workers N for a local cluster"
+    E506 = "Dask is not installed ({reason}); install the extra: pip install 'zhner[dask]'"
+    E507 = "{option}: {reason}"
 
 
 def printable(text: object) -> str:

@@ -14,6 +14,7 @@ library asks `raise_if_interrupted()` at safe points (once per document in prean
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing import resource_tracker
 import os
 import signal
 import sys
@@ -40,12 +41,16 @@ def child_pids() -> set[int]:
 
     Read from /proc where there is one: a worker forked while the handler runs is not yet in
     multiprocessing's own list, and one left out stays blocked on its pipe for ever.
+    multiprocessing's resource tracker (started for spawned workers: zhner apply's pool, Dask's
+    local cluster) is no worker: it ends with this process, and one killed is relaunched with a
+    traceback for each semaphore it no longer knows.
     """
     me = os.getpid()
     pids = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
     proc = Path("/proc")
     if not proc.is_dir():
         return pids
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -53,7 +58,7 @@ def child_pids() -> set[int]:
             state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError):
             continue  # ended meanwhile
-        if int(ppid) == me and state != "Z":
+        if int(ppid) == me and state != "Z" and int(entry.name) != tracker:
             pids.add(int(entry.name))
     return pids
 

@@ -66,7 +66,7 @@ def output_dir(out: Path, names: Sequence[str], *, force: bool) -> Iterator[Path
     out = Path(out)
     created = not out.is_dir()
     _make_dir(out, force)
-    with _locked(out):
+    with locked_folder(out):
         try:
             for name in names:
                 check_writable(out / name, force)
@@ -101,8 +101,10 @@ def _make_dir(out: Path, force: bool) -> None:
 
 
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive flock on the folder itself (no lock file left behind); E006 if another run has it."""
+def locked_folder(folder: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the folder itself (no lock file left behind); E006 if another run has it.
+
+    The kernel drops the lock when the process ends, however it ends: a killed run leaves none."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:  # removed by a run that failed in it just now
@@ -182,31 +184,38 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise unreadable(path, err) from None
     with f:
         for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                reason = f"byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line: {err.reason}"
-                raise fail("E010", path=path, line=lineno, reason=reason) from None
-            yield lineno, line
+            yield lineno, decode_line(path, lineno, raw)
+
+
+def decode_line(path: Path | str, lineno: int, raw: bytes) -> str:
+    """One line's bytes as text; E010 names the file, the line and the bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        reason = f"byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line: {err.reason}"
+        raise fail("E010", path=path, line=lineno, reason=reason) from None
 
 
 def read_jsonl_lines(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
     """Yield (line number, validated record); a bad line raises an error naming the file, line and reason."""
     for lineno, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            data = srsly.json_loads(line)
-        except ValueError as err:
-            raise fail("E002", path=path, line=lineno, reason=err) from None
-        try:
-            record = model.model_validate(data)
-        except ValidationError as err:
-            reason = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in err.errors()
-            )
-            raise fail("E003", path=path, line=lineno, reason=reason) from None
-        yield lineno, record
+        if line.strip():
+            yield lineno, parse_jsonl_line(path, lineno, line, model)
+
+
+def parse_jsonl_line(path: Path | str, lineno: int, line: str, model: type[M]) -> M:
+    """One JSONL line as a validated record; E002 (not JSON) or E003 (invalid record) name file and line."""
+    try:
+        data = srsly.json_loads(line)
+    except ValueError as err:
+        raise fail("E002", path=path, line=lineno, reason=err) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in err.errors()
+        )
+        raise fail("E003", path=path, line=lineno, reason=reason) from None
 
 
 def read_jsonl(path: Path, model: type[M]) -> Iterator[M]:

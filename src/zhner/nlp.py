@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import spacy
@@ -21,7 +22,7 @@ from spacy.tokens import Doc
 from zhner.config import LabelScheme
 from zhner.console import logger
 from zhner.errors import fail
-from zhner.schemas import Span
+from zhner.schemas import Span, check_spans
 
 PATTERN_SPANS_KEY = "zhner_patterns"  # doc.spans key under which the pattern component keeps its matches
 ENT_SCORES_KEY = "zhner_ent_scores"  # doc.user_data key of the NER entities' probabilities (preannotate)
@@ -91,3 +92,12 @@ def doc_spans(
             source, score = "model", ent_score(doc, *key)
         spans.append(Span(start=ent.start_char, end=ent.end_char, label=label, source=source, score=score))
     return spans
+
+
+def check_offsets(doc_id: str, text: str, doc: Doc, spans: Sequence[Span]) -> None:
+    """Refuse spans that do not point at the text the model saw (E207), by the one set of span checks."""
+    if doc.text != text:
+        raise fail("E207", segment=doc_id, reason="the tokenizer changed the text")
+    _, problems = check_spans([s.as_triple() for s in spans], text, blank_ok=False, overlap_ok=True)
+    if problems:
+        raise fail("E207", segment=doc_id, reason=problems[0].message())

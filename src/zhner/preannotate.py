@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.tokens import Doc
 
 from zhner import confidence
 from zhner.config import LabelScheme, load_labels
@@ -22,8 +21,8 @@ from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
-from zhner.nlp import doc_spans, load_pipeline, model_id
-from zhner.schemas import Segment, Span, Task, TaskMeta, check_spans, task_problem, text_sha1
+from zhner.nlp import check_offsets, doc_spans, load_pipeline, model_id
+from zhner.schemas import Segment, Task, TaskMeta, task_problem, text_sha1
 
 
 @dataclass
@@ -40,15 +39,6 @@ class Summary:
     dropped_labels: Counter = field(default_factory=Counter)
 
 
-def check_offsets(segment: Segment, doc: Doc, spans: Sequence[Span]) -> None:
-    """Refuse to write a task whose spans do not point at the text the model saw."""
-    if doc.text != segment.text:
-        raise fail("E207", segment=segment.id, reason="the tokenizer changed the text")
-    _, problems = check_spans([s.as_triple() for s in spans], segment.text, blank_ok=False, overlap_ok=True)
-    if problems:
-        raise fail("E207", segment=segment.id, reason=problems[0].message())
-
-
 def _tasks(
     nlp: Language, segments: Sequence[Segment], *, scheme: LabelScheme, mapping: str, summary: Summary,
     batch_size: int, n_process: int, on_batch: Callable[[int], None] | None,
@@ -61,7 +51,7 @@ def _tasks(
         for doc, segment in docs:
             raise_if_interrupted()  # a signal whose exception Python dropped (in a fork hook, say)
             spans = doc_spans(doc, scheme, mapping, summary.dropped_labels)
-            check_offsets(segment, doc, spans)
+            check_offsets(segment.id, segment.text, doc, spans)
             summary.tasks += 1
             summary.characters += len(segment.text)
             summary.labels.update(s.label for s in spans)
@@ -140,8 +130,8 @@ def preannotate(
     check_pushable(Path(segments), numbered, max_chars or load_settings().sync.max_segment_chars)
     items = [segment for _, segment in numbered]
     nlp = load_pipeline(model)
-    if scores and "ner" in nlp.pipe_names and "beam_parse" in dir(nlp.get_pipe("ner")):
-        nlp.add_pipe(confidence.FACTORY, after="ner", config={"batch_size": batch_size})
+    if scores:
+        confidence.add_scorer(nlp, batch_size)
     name, version = model_id(nlp)
     summary = Summary(out=out, model=name, model_version=version)
     tasks = _tasks(nlp, items, scheme=scheme, mapping=mapping, summary=summary, batch_size=batch_size,

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SplitName = Literal["train", "dev", "test"]
@@ -107,6 +107,46 @@ class Task(Record):
     def _spans_in_text(self) -> "Task":
         raise_if_outside(self.label, self.text)
         return self
+
+
+class Document(BaseModel):
+    """An input line of `zhner apply`: a segment, an article of corpus/articles.jsonl (its `body`),
+    or any JSON object with an `id` and a `text`; other keys are ignored (archives carry their own)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    text: str = Field(validation_alias=AliasChoices("text", "body"))
+    article_id: str | None = Field(None, description="a segment's article; the record itself when absent")
+    start: int | None = Field(None, ge=0, description="a segment's offset in its article body")
+
+    @field_validator("id", "article_id", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value  # archives number them
+
+
+class Entity(Record):
+    """One entity `zhner apply` found; offsets are code points into its document's text."""
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str
+    text: str
+    source: str | None = Field(None, description="'model' or 'pattern'")
+    score: float | None = Field(None, description="the NER's beam probability; 1.0 for pattern spans")
+
+
+class Applied(Record):
+    """One output line of `zhner apply`: a document's entities and the pipeline that found them."""
+
+    id: str
+    article_id: str
+    offset: int | None = Field(None, description="where the text starts in its article (segments' start)")
+    text_sha1: str
+    model: str
+    model_version: str
+    entities: list[Entity] = Field(default_factory=list)
 
 
 class Splits(BaseModel):

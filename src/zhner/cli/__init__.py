@@ -7,6 +7,7 @@ from zhner.cli import curve  # noqa: F401  (registers `zhner train-curve`)
 from zhner.cli import evaluate  # noqa: F401  (registers `zhner evaluate`)
 from zhner.cli import doccano  # noqa: F401  (registers `zhner doccano ...`, `agreement`, `corrections`)
 from zhner.cli import bootstrap, preannotate  # noqa: F401  (registers `zhner bootstrap`, `zhner preannotate`)
+from zhner.cli import apply  # noqa: F401  (registers `zhner apply`)
 from zhner.cli import loop  # noqa: F401  (registers `zhner doccano annotate-gold|round`, `zhner silver-export`)
 
 __all__ = ["app", "doccano_app"]
