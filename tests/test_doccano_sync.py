@@ -15,7 +15,8 @@ from doccano_helpers import ANNOTATORS, LocalServer, make_task, write_tasks
 from zhner.cli import app
 from zhner.doccano import server
 from zhner.doccano.gateway import DoccanoGateway
-from zhner.doccano.sync import Connection, connect, pull, push
+from zhner.doccano.projects import layout
+from zhner.doccano.sync import Connection, connect, find_work_project, pull, push, queue_name
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
 from zhner.schemas import Task
@@ -48,7 +49,7 @@ def sample_tasks() -> list[Task]:
 def visible_spans(srv: LocalServer, user: str, project: str) -> dict[str, list[tuple[int, int, str]]]:
     """What `user` sees when logged in: segment id → spans, read through the API as the UI does."""
     with connect(srv.annotator_conn(user) if user in ANNOTATORS else srv.conn()) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, user)
         names = {t.id: t.text for t in gw.span_types(proj.id)}
         return {
             ex["meta"]["segment_id"]: sorted(
@@ -62,14 +63,15 @@ def test_annotators_see_preannotations_and_second_push_adds_nothing(doccano: Loc
     tasks = sample_tasks()
     path = write_tasks(tmp_path / "tasks.jsonl", tasks)
     first = push(tasks_path=path, project="see", conn=doccano.conn(), annotators=["alice", "bob"])
-    assert (first.uploaded, first.already_there) == (3, 0)
+    assert (first.uploaded, first.already_there) == (6, 0)  # 3 segments into each of 2 queues
     expected = {t.meta.segment_id: sorted(t.label) for t in tasks}
     for user in ("alice", "bob"):
         assert visible_spans(doccano, user, "see") == expected
     second = push(tasks_path=path, project="see", conn=doccano.conn(), annotators=["alice", "bob"])
-    assert (second.uploaded, second.already_there, second.spans_shared) == (0, 3, 0)
+    assert (second.uploaded, second.already_there, second.spans_shared) == (0, 6, 0)
     with connect(doccano.conn()) as gw:
-        assert gw.count_examples(gw.find_project("see").id) == 3
+        for user in ("alice", "bob"):
+            assert gw.count_examples(gw.find_project(queue_name("see", user)).id) == 3
     assert visible_spans(doccano, "alice", "see") == expected  # shared once, not twice
 
 
@@ -82,9 +84,9 @@ def test_project_gets_labels_colours_guideline_and_members(doccano: LocalServer,
     push(tasks_path=path, project="setup", conn=doccano.conn(), annotators=["alice"], approvers=["bob"],
          guideline_path=guideline)  # fmt: skip
     with connect(doccano.conn()) as gw:
-        proj = gw.find_project("setup")
+        proj = gw.find_project("setup@alice")  # alice's queue: collaborative in Doccano's sense, so she sees the spans
         assert proj.guideline == guideline.read_text(encoding="utf-8").strip()
-        assert proj.grapheme_mode and not proj.collaborative_annotation
+        assert proj.grapheme_mode and proj.collaborative_annotation
         colours = {t.text: t.background_color for t in gw.span_types(proj.id)}
         assert colours == {name: d.color for name, d in load_labels().labels.items()}
         roles = {m.username: m.rolename for m in gw.members(proj.id)}
@@ -103,7 +105,7 @@ def test_changed_text_is_refused_with_its_line(doccano: LocalServer, tmp_path: P
 def correct_as(srv: LocalServer, user: str, project: str, segment_id: str, edit) -> None:
     """Change one example's spans as `user` through the API (what the web UI calls), then confirm."""
     with connect(srv.annotator_conn(user)) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, user)
         ids = {t.text: t.id for t in gw.span_types(proj.id)}
         ex = next(e for e in gw.examples(proj.id) if e["meta"]["segment_id"] == segment_id)
         edit(gw, proj.id, ex["id"], gw.spans(proj.id, ex["id"]), ids)
@@ -129,7 +131,7 @@ def test_pull_keeps_each_annotators_corrections(doccano: LocalServer, tmp_path: 
     result = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected", now=when)
     assert result.path.name == "pull-20261122T210000Z.jsonl" and result.rejected == []
     records = {(t.meta.segment_id, t.meta.annotator): t for t in read_jsonl(result.path, Task)}
-    assert set(records) == {(t.meta.segment_id, u) for t in tasks for u in ("admin", "alice", "bob")}
+    assert set(records) == {(t.meta.segment_id, u) for t in tasks for u in ("alice", "bob")}
     alice = records[("art1-001-00", "alice")]
     assert alice.label == spans_of(text, [("2月21日上午", "DATE"), ("尼木县", "LOC"), ("捐赠", "ORG"), ("12吨物资", "QUANTITY")])
     assert records[("art1-001-00", "bob")].label == tasks[1].label
@@ -163,7 +165,7 @@ def test_pull_reports_spans_it_refuses(doccano: LocalServer, tmp_path: Path) -> 
          annotators=["alice"])  # fmt: skip
 
     with connect(doccano.conn()) as gw:  # a project admin adds a label type nobody configured
-        gw.create_span_type(gw.find_project("refuse").id, "PERSON", color="#000000")
+        gw.create_span_type(gw.find_project("refuse@alice").id, "PERSON", color="#000000")
 
     def bad_edit(gw: DoccanoGateway, pid: int, eid: int, spans, ids) -> None:
         gw.create_span(pid, eid, 11, 13, ids["PERSON"])
@@ -225,7 +227,7 @@ def test_bad_task_file_is_refused_before_anything_is_sent(
         push(tasks_path=path, project=f"bad-{code}", conn=doccano.conn())
     assert err.value.code == code and needle in str(err.value) and "bad.jsonl:2" in str(err.value)
     with connect(doccano.conn()) as gw:
-        assert gw.find_project(f"bad-{code}") is None
+        assert not layout(gw, f"bad-{code}").exists
 
 
 def test_20000_character_segment(doccano: LocalServer, tmp_path: Path) -> None:
@@ -261,7 +263,7 @@ def test_push_killed_midway_resumes_without_duplicates(doccano: LocalServer, tmp
     with connect(doccano.conn()) as gw:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            proj = gw.find_project("kill")
+            proj = gw.find_project("kill@alice")
             if proj and gw.count_examples(proj.id) >= 500:
                 break
             time.sleep(0.2)
@@ -270,12 +272,13 @@ def test_push_killed_midway_resumes_without_duplicates(doccano: LocalServer, tmp
     assert errors and errors[0].code in ("E301", "E304", "E305"), "the push must fail loudly when the server dies"
     doccano.restart()
     with connect(doccano.conn()) as gw:
-        landed = gw.count_examples(gw.find_project("kill").id)
+        landed = gw.count_examples(gw.find_project("kill@alice").id)
     assert 0 < landed < 3000, "the kill must have cut the push short"
     again = push(tasks_path=path, project="kill", conn=doccano.conn(), annotators=["alice"], batch_size=250)
     assert again.uploaded + again.already_there - again.reimported == 3000 - again.reimported
     pulled = list(read_jsonl(pull(project="kill", conn=doccano.conn(), out_dir=tmp_path).path, Task))
-    for user in ("admin", "alice"):
+    assert {t.meta.annotator for t in pulled} == {"alice"}
+    for user in ("alice",):
         mine = [t for t in pulled if t.meta.annotator == user]
         assert sorted(t.meta.segment_id for t in mine) == [t.meta.segment_id for t in tasks]  # each once
         assert {t.meta.segment_id: t.label for t in mine} == {t.meta.segment_id: t.label for t in tasks}
