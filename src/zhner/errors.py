@@ -75,6 +75,8 @@ class Errors:
     E323 = "Doccano project {name!r} is a single individual-mode project made by an older zhner (annotators got pre-annotations through its database); pull it as before, and push new segments under another project name (individual mode now gives each annotator a queue NAME@annotator)"
     E324 = "{what}: {reason}"
     E325 = "{path}: not an assignment file of zhner ({reason}); it is written by `zhner doccano push`: move it away or pass another --assignments"
+    E326 = "Doccano's home {home} holds a SQLite database with data: starting it on {url} would leave that data behind; move it with `zhner doccano move-db --to URL` (or use another --home)"
+    E327 = "moving Doccano's database: {reason}"
     E402 = "{path}: not a spaCy DocBin ({reason})"
     E403 = "{path}: no documents to evaluate"
     E404 = "--max-drop must be 0 or more, got {value}"

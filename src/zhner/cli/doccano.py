@@ -14,6 +14,7 @@ from zhner.cli._app import app, doccano_app, handle_errors
 from zhner.console import msg, progress
 from zhner.corrections import CATEGORIES, corrections
 from zhner.doccano import routing, server, sync
+from zhner.doccano.move_db import move_database
 from zhner.doccano_settings import load_settings
 from zhner.io import check_writable, write_json, write_jsonl
 
@@ -40,11 +41,12 @@ def _conn(home: Path | None, venv: Path | None, url: str | None, username: str |
 @doccano_app.command("install")
 @handle_errors
 def install_cli(
-    venv: Path = VENV, force: bool = typer.Option(False, "--force", help="Reinstall even if up to date.")
-) -> None:
+    venv: Path = VENV, force: bool = typer.Option(False, "--force", help="Reinstall even if up to date."),
+    postgresql: bool = typer.Option(False, "--postgresql", help="Also the PostgreSQL driver (requirements/doccano-postgresql.txt)."),
+) -> None:  # fmt: skip
     """Install Doccano 1.8.4 into its own venv, pinned by requirements/doccano.txt (idempotent)."""
     _, venv_p = _paths(None, venv)
-    changed = server.install(venv=venv_p, force=force)
+    changed = server.install(venv=venv_p, force=force, postgresql=postgresql)
     msg.good(f"Doccano {'installed' if changed else 'already installed'} in {venv_p}")
 
 
@@ -52,20 +54,38 @@ def install_cli(
 @handle_errors
 def serve_cli(
     port: int = typer.Option(None, "--port", help="Port on 127.0.0.1; default from configs/doccano.yml."),
+    database_url: str = typer.Option(None, "--database-url", envvar="ZHNER_DOCCANO_DATABASE_URL", show_default=False,
+                                     help="postgresql://USER:PASSWORD@HOST:PORT/DB (recorded in the home); default SQLite."),
     home: Path = HOME,
     venv: Path = VENV,
-) -> None:
+) -> None:  # fmt: skip
     """Install if needed, init the database and admin, start web server and worker on 127.0.0.1."""
     cfg = load_settings().server
     home_p, venv_p = _paths(home, venv)
-    server.install(venv=venv_p)
-    creds = server.init(venv=venv_p, home=home_p, admin_username=cfg.admin_username)
+    database = database_url or cfg.database()
+    server.install(venv=venv_p, postgresql=server.is_postgres(database or server.database_url(home_p)))
+    creds = server.init(venv=venv_p, home=home_p, admin_username=cfg.admin_username, database=database)
     st = server.start(
         venv=venv_p, home=home_p, host=cfg.host, port=port or cfg.port, workers=cfg.web_workers,
         timeout=cfg.start_timeout_s,
     )  # fmt: skip
     msg.good(f"Doccano is up at {st.url} (web pid {st.pids['web']}, worker pid {st.pids['worker']})")
     msg.info(f"admin user {creds.username!r}; password in {server.credentials_path(home_p)}; data in {home_p}")
+    msg.info(f"database {server.redact(server.database_url(home_p))}")
+
+
+@doccano_app.command("move-db")
+@handle_errors
+def move_db_cli(
+    to: str = typer.Option(..., "--to", envvar="ZHNER_DOCCANO_DATABASE_URL", help="An empty PostgreSQL database URL."),
+    home: Path = HOME, venv: Path = VENV,
+) -> None:  # fmt: skip
+    """Move the (stopped) local server's SQLite data to PostgreSQL; the SQLite file stays as a backup."""
+    home_p, venv_p = _paths(home, venv)
+    result = move_database(venv=venv_p, home=home_p, to=to)
+    msg.good(f"moved {sum(result.rows.values())} rows to {result.target}; the home uses it from now on")
+    msg.text(", ".join(f"{k} {v}" for k, v in sorted(result.rows.items())))
+    msg.info(f"the SQLite file stays in {home_p} as a backup; the dump is {result.dump}")
 
 
 @doccano_app.command("stop")

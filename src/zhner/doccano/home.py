@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -37,27 +38,35 @@ class Credentials:
     password: str
 
 
-def requirements_file() -> Path:
-    """requirements/doccano.txt of the working directory, else of the repository."""
-    local = Path.cwd() / "requirements" / "doccano.txt"
-    return local if local.exists() else Path(__file__).resolve().parents[3] / "requirements" / "doccano.txt"
+def requirements_file(name: str = "doccano.txt") -> Path:
+    """requirements/NAME of the working directory, else of the repository."""
+    local = Path.cwd() / "requirements" / name
+    return local if local.exists() else Path(__file__).resolve().parents[3] / "requirements" / name
 
 
 def is_installed(venv: Path) -> bool:
     return (Path(venv) / "bin" / "doccano").exists() and (Path(venv) / "bin" / "gunicorn").exists()
 
 
-def _marker(venv: Path) -> Path:
-    return Path(venv) / "zhner-requirements.sha256"
+def _marker(venv: Path, requirements: Path) -> Path:
+    stem = "requirements" if requirements.name == "doccano.txt" else requirements.stem
+    return Path(venv) / f"zhner-{stem}.sha256"
 
 
-def install(*, venv: Path, requirements: Path | None = None, force: bool = False) -> bool:
-    """Create the venv and pip-install the pinned requirements; returns False when already up to date."""
-    venv, requirements = Path(venv), Path(requirements or requirements_file())
+def install(*, venv: Path, requirements: Path | None = None, force: bool = False, postgresql: bool = False) -> bool:
+    """Create the venv and pip-install the pinned requirements (and the PostgreSQL driver when
+    asked); returns False when already up to date."""
+    changed = _install(Path(venv), Path(requirements or requirements_file()), force)
+    if postgresql:
+        changed = _install(Path(venv), requirements_file("doccano-postgresql.txt"), force) or changed
+    return changed
+
+
+def _install(venv: Path, requirements: Path, force: bool) -> bool:
     if not requirements.exists():
         raise fail("E004", path=requirements)
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    marker = _marker(venv)
+    marker = _marker(venv, requirements)
     if not force and is_installed(venv) and marker.exists() and marker.read_text().strip() == digest:
         return False
     venv.mkdir(parents=True, exist_ok=True)
@@ -71,10 +80,14 @@ def install(*, venv: Path, requirements: Path | None = None, force: bool = False
     return True
 
 
-def _run(cmd: list[str], out, what: str, log: Path, env: dict | None = None) -> None:
-    code = subprocess.call(
-        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, umask=PRIVATE_UMASK
+def _call(cmd: list[str], out, env: dict | None = None, cwd: Path | None = None) -> int:
+    return subprocess.call(
+        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, umask=PRIVATE_UMASK, cwd=cwd
     )
+
+
+def _run(cmd: list[str], out, what: str, log: Path, env: dict | None = None, cwd: Path | None = None) -> None:
+    code = _call(cmd, out, env, cwd)
     if code != 0:
         raise fail("E308", what=what, exit_code=code, log=log)
 
@@ -88,12 +101,13 @@ def backend_dir(venv: Path) -> Path:
 
 def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1") -> dict[str, str]:
     """Environment of every Doccano process: our settings module, this home's secret key, the
-    hosts it answers to, SQLite file and media under `home`. (A process's environment is
-    readable by its own user only, unlike its command line.)"""
+    hosts it answers to, its database (database_url: the recorded one, else SQLite in `home`)
+    and media under `home`. (A process's environment is readable by its own user only, unlike
+    its command line: the database password travels here.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(
         DOCCANO_HOME=str(home),
-        DATABASE_URL=f"sqlite:///{home}/db.sqlite3",
+        DATABASE_URL=database_url(home),
         MEDIA_ROOT=str(home / "media"),
         STANDALONE="True",
         DEBUG="False",
@@ -177,9 +191,14 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def init(*, venv: Path, home: Path, admin_username: str = "admin", admin_password: str | None = None) -> Credentials:
+def init(
+    *, venv: Path, home: Path, admin_username: str = "admin", admin_password: str | None = None,
+    database: str | None = None,
+) -> Credentials:  # fmt: skip
     """Migrate the database and create the admin; idempotent. The password comes from the
-    argument or $DOCCANO_ADMIN_PASSWORD, else a generated one kept in home/admin.json (0600)."""
+    argument or $DOCCANO_ADMIN_PASSWORD, else a generated one kept in home/admin.json (0600).
+    `database` (a PostgreSQL URL) is recorded in the home and used from then on; without it the
+    recorded one, else SQLite in the home."""
     venv, home = Path(venv), Path(home)
     if not is_installed(venv):
         raise fail("E307", venv=venv)
@@ -187,18 +206,20 @@ def init(*, venv: Path, home: Path, admin_username: str = "admin", admin_passwor
     make_private(home)  # before anything secret is written into it
     for sub in ("logs", "run", "media"):
         (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    choose_database(home, database)
+    migrated = _migrated_marker(home)
     admin_username = os.environ.get("DOCCANO_ADMIN_USERNAME") or admin_username
     admin_password = admin_password or os.environ.get("DOCCANO_ADMIN_PASSWORD")
     known = read_credentials(home)
-    if known and known.username == admin_username and admin_password in (None, known.password):
+    if known and known.username == admin_username and admin_password in (None, known.password) and migrated.exists():
         return known
     creds = Credentials(admin_username, admin_password or secrets.token_urlsafe(18))
     env = server_env(venv, home)
     log = home / "logs" / "init.log"
     with _open_private(log, "a") as out:
-        if not (home / "db.sqlite3").exists() or not (home / "run" / "migrated").exists():
+        if not migrated.exists() or (is_sqlite(database_url(home)) and not (home / "db.sqlite3").exists()):
             _run([str(venv / "bin" / "doccano"), "init"], out, "doccano init", log, env)
-            (home / "run" / "migrated").touch(mode=0o600)
+            migrated.touch(mode=0o600)
         # the password travels in the environment, not on a command line other users can read;
         # `--password=VALUE` in one word, since argparse takes a value that starts with "-" (as
         # one generated password in 64 does) for an option and exits with 2
@@ -212,3 +233,71 @@ def init(*, venv: Path, home: Path, admin_username: str = "admin", admin_passwor
     _write_private(credentials_path(home), json.dumps(asdict(creds)) + "\n")
     make_private(home)
     return creds
+
+
+# --- which database -------------------------------------------------------------------------
+
+
+def _database_file(home: Path) -> Path:
+    return Path(home) / "database_url"
+
+
+def recorded_database(home: Path) -> str | None:
+    """The database URL recorded in the home (0600: it may hold a password), if any."""
+    path = _database_file(home)
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def database_url(home: Path) -> str:
+    """The database every Doccano process of this home uses: the recorded URL, else SQLite in it."""
+    return recorded_database(home) or f"sqlite:///{Path(home)}/db.sqlite3"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def is_postgres(url: str) -> bool:
+    return url.split(":", 1)[0] in ("postgres", "postgresql", "pgsql", "postgis")
+
+
+def normalize_database(url: str) -> str:
+    """A PostgreSQL URL with `sslmode` (prefer unless given): Doccano demands SSL when the URL has none."""
+    if not (is_postgres(url) or is_sqlite(url)):
+        raise fail("E324", what=f"database URL {redact(url)}", reason="use postgresql://USER:PASSWORD@HOST:PORT/DB or sqlite:////PATH")
+    if is_postgres(url) and "sslmode=" not in url:
+        url += ("&" if "?" in url else "?") + "sslmode=prefer"
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    return re.sub(r"(://[^:/@]+:).*@", r"\1***@", url)
+
+
+def choose_database(home: Path, url: str | None) -> str:
+    """Record `url` as the home's database; refuse to leave a SQLite database with data behind
+    silently (E326: move it with `zhner doccano move-db`)."""
+    if url is None:
+        return database_url(home)
+    url = normalize_database(url)
+    current = database_url(home)
+    if url == current:
+        return url
+    if is_sqlite(current) and (Path(home) / "db.sqlite3").exists() and _migrated_marker(home, current).exists():
+        raise fail("E326", home=home, url=redact(url))
+    record_database(home, url)
+    return url
+
+
+def record_database(home: Path, url: str) -> None:
+    """From now on every process of this home uses `url` (a migrated database is marked as such)."""
+    _write_private(_database_file(home), url + "\n")
+
+
+def _migrated_marker(home: Path, url: str | None = None) -> Path:
+    """run/migrated for the home's SQLite file (as before), run/migrated-<hash> for another database."""
+    url = url or database_url(home)
+    if is_sqlite(url) and url == f"sqlite:///{Path(home)}/db.sqlite3":
+        return Path(home) / "run" / "migrated"
+    return Path(home) / "run" / f"migrated-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
