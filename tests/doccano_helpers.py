@@ -104,7 +104,7 @@ def plain_doccano(venv: Path, home: Path, database_url: str | None = None) -> It
     subprocess.run([str(bin_ / "doccano"), "createuser", "--username", "boss", f"--password={password}"],
                    env=env, cwd=home, check=True, capture_output=True)  # fmt: skip
     port = server.free_port()
-    log = (home / "processes.log").open("ab")
+    log = (home / "processes.log").open("ab")  # closed in `finally`
     procs = [
         subprocess.Popen([str(bin_ / "gunicorn"), "--chdir", str(server.backend_dir(venv)), "--bind", f"127.0.0.1:{port}",
                           "--workers", "2", "--timeout", "300", "config.wsgi"], env=env, cwd=home, stdout=log,
@@ -189,9 +189,10 @@ def local_postgres(bindir: Path) -> Iterator[Postgres]:
                     "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True, cwd=base, **run_as)  # fmt: skip
     port = server.free_port()
     log = base / "postgres.log"
-    proc = subprocess.Popen([str(bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
-                             "-k", str(base), "-c", "fsync=off"], stdout=subprocess.DEVNULL,
-                            stderr=(log.open("ab")), cwd=base, start_new_session=True, **run_as)  # fmt: skip
+    with log.open("ab") as err:
+        proc = subprocess.Popen([str(bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
+                                 "-k", str(base), "-c", "fsync=off"], stdout=subprocess.DEVNULL, stderr=err, cwd=base,
+                                start_new_session=True, **run_as)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode:
