@@ -155,3 +155,20 @@ def test_honeypots_are_mixed_in_left_out_of_the_pull_and_scored(plain: PlainServ
     res = CliRunner().invoke(app, ["annotators", str(pulled.path), "--assignments", str(routes), "--output", str(out)])
     assert res.exit_code == 0 and "alice" in res.output and "0.333" in res.output, res.output
     assert json.loads(out.read_text())["bob"]["wrong_accepted"] == 2
+
+
+def test_public_url_of_a_reverse_proxy_is_accepted_and_trusted(tmp_path: Path) -> None:
+    """What Django loads for `server.public_url`: the proxy's host accepted, its origin trusted for
+    the web UI's CSRF check; loopback stays accepted, other hosts do not."""
+    import subprocess
+
+    from doccano_helpers import require_doccano
+    from zhner.doccano import server
+
+    venv = require_doccano()
+    env = server.server_env(venv, tmp_path, public_url="https://annotate.example.org/")
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.ALLOWED_HOSTS); print(s.CSRF_TRUSTED_ORIGINS)")  # fmt: skip
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], env=env, cwd=server.backend_dir(venv),
+                         capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert out == ["['127.0.0.1', 'localhost', 'annotate.example.org']", "['https://annotate.example.org']"]

@@ -15,10 +15,10 @@ pre-annotated segment (returned exactly as shown), wrong accepted per wrong span
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from zhner.corrections import classify
+from zhner.corrections import LabelTally, classify
 from zhner.errors import fail
 from zhner.io import read_jsonl
 from zhner.schemas import Task
@@ -34,13 +34,7 @@ def _ratio(a: int, b: int) -> float | None:
 class AnnotatorScores:
     annotator: str
     segments: int = 0
-    pre: int = 0  # pre-annotated spans shown on real segments
-    final: int = 0
-    kept: int = 0
-    boundary_fixed: int = 0
-    relabelled: int = 0
-    deleted: int = 0
-    added: int = 0
+    spans: LabelTally = field(default_factory=LabelTally)  # real segments' spans, as `zhner corrections` counts them
     pre_segments: int = 0  # real segments shown with at least one pre-annotation
     accepted_segments: int = 0  # … returned exactly as shown
     honeypots: int = 0
@@ -52,10 +46,11 @@ class AnnotatorScores:
 
     def rates(self) -> dict[str, float | None]:
         p, r = _ratio(self.hp_matched, self.hp_final), _ratio(self.hp_matched, self.hp_gold)
+        t = self.spans
         return {
-            "kept_rate": _ratio(self.kept, self.pre),
-            "deleted_rate": _ratio(self.deleted, self.pre),
-            "added_rate": _ratio(self.added, self.final),
+            "kept_rate": _ratio(t.kept, t.pre),
+            "deleted_rate": _ratio(t.deleted, t.pre),
+            "added_rate": _ratio(t.added, t.final),
             "acceptance_rate": _ratio(self.accepted_segments, self.pre_segments),
             "honeypot_precision": p,
             "honeypot_recall": r,
@@ -72,10 +67,10 @@ def score_segment(scores: AnnotatorScores, task: Task) -> None:
     pre = sorted({s.as_triple() for s in task.meta.spans})
     final = sorted(set(task.label))
     scores.segments += 1
-    scores.pre += len(pre)
-    scores.final += len(final)
+    scores.spans.pre += len(pre)
+    scores.spans.final += len(final)
     for category, _, _ in classify(pre, final):
-        setattr(scores, category, getattr(scores, category) + 1)
+        setattr(scores.spans, category, getattr(scores.spans, category) + 1)
     if pre:
         scores.pre_segments += 1
         scores.accepted_segments += pre == final

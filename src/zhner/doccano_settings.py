@@ -20,6 +20,8 @@ class ServerSettings(Strict):
     admin_username: str = "admin"
     # PostgreSQL for a team server (postgresql://USER:PASSWORD@HOST:PORT/DB); None: SQLite in the home
     database_url: str | None = None
+    # the address annotators' browsers use behind a reverse proxy (https://annotate.example.org)
+    public_url: str | None = None
 
     def database(self) -> str | None:
         """$ZHNER_DOCCANO_DATABASE_URL, else database_url."""

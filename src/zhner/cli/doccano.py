@@ -67,7 +67,7 @@ def serve_cli(
     creds = server.init(venv=venv_p, home=home_p, admin_username=cfg.admin_username, database=database)
     st = server.start(
         venv=venv_p, home=home_p, host=cfg.host, port=port or cfg.port, workers=cfg.web_workers,
-        timeout=cfg.start_timeout_s,
+        timeout=cfg.start_timeout_s, public_url=cfg.public_url,
     )  # fmt: skip
     msg.good(f"Doccano is up at {st.url} (web pid {st.pids['web']}, worker pid {st.pids['worker']})")
     msg.info(f"admin user {creds.username!r}; password in {server.credentials_path(home_p)}; data in {home_p}")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from zhner.errors import fail
 
@@ -99,11 +100,13 @@ def backend_dir(venv: Path) -> Path:
     return found[0]
 
 
-def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1") -> dict[str, str]:
+def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1", public_url: str | None = None) -> dict[str, str]:
     """Environment of every Doccano process: our settings module, this home's secret key, the
     hosts it answers to, its database (database_url: the recorded one, else SQLite in `home`)
-    and media under `home`. (A process's environment is readable by its own user only, unlike
-    its command line: the database password travels here.)"""
+    and media under `home`. `public_url` is the address annotators' browsers use when a reverse
+    proxy serves the team (its host is accepted, its origin trusted for CSRF). (A process's
+    environment is readable by its own user only, unlike its command line: the database password
+    travels here.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(
         DOCCANO_HOME=str(home),
@@ -114,15 +117,21 @@ def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1") -> dict[str, 
         DJANGO_SETTINGS_MODULE="zhner_doccano_settings",
         PYTHONPATH=str(_SITE_DIR),
         SECRET_KEY=secret_key(home),
-        ZHNER_ALLOWED_HOSTS=",".join(allowed_hosts(host)),
+        ZHNER_ALLOWED_HOSTS=",".join(allowed_hosts(host, public_url)),
         PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
     )
+    if public_url:
+        parts = urlsplit(public_url)
+        env["CSRF_TRUSTED_ORIGINS"] = f"{parts.scheme}://{parts.netloc}"
     return env
 
 
-def allowed_hosts(host: str) -> list[str]:
-    """Host headers Django accepts: the bound host, and both loopback names when it is loopback."""
-    return list(LOOPBACK_NAMES) if host in LOOPBACK_NAMES else [host]
+def allowed_hosts(host: str, public_url: str | None = None) -> list[str]:
+    """Host headers Django accepts: the bound host (both loopback names when it is loopback), and
+    the host of the public URL a reverse proxy serves."""
+    hosts = list(LOOPBACK_NAMES) if host in LOOPBACK_NAMES else [host]
+    public = urlsplit(public_url).hostname if public_url else None
+    return hosts + ([public] if public and public not in hosts else [])
 
 
 def secret_key_path(home: Path) -> Path:

@@ -138,8 +138,9 @@ def health(url: str, timeout: float = 5.0) -> tuple[bool, str]:
 
 
 def start(
-    *, venv: Path, home: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, timeout: float = 120
-) -> ServerStatus:
+    *, venv: Path, home: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, timeout: float = 120,
+    public_url: str | None = None,
+) -> ServerStatus:  # fmt: skip
     """Start gunicorn and the Celery worker (if not yet running) and wait until healthy."""
     venv, home = Path(venv), Path(home)
     current = status(home=home)
@@ -150,7 +151,7 @@ def start(
     if not port_free(host, port):
         raise fail("E315", port=port, host=host)
     make_private(home)  # again on every start: Doccano or a user may have added files since
-    env = server_env(venv, home, host=host)
+    env = server_env(venv, home, host=host, public_url=public_url)
     backend = backend_dir(venv)
     url = f"http://{host}:{port}"
     instance_key = secrets.token_hex(32)  # new on every start; see verify_identity
