@@ -18,7 +18,7 @@ SMALL_VARS := --vars.bootstrap_config configs/ci/bootstrap.yml --vars.base_model
 	--vars.train_max_steps 300 --vars.ner_model models/ner_small --vars.reports reports/small \
 	--vars.dev_max_drop 1 --vars.train_config configs/ci/ner.cfg
 
-.PHONY: all test setup lac doccano small-run clean-venv
+.PHONY: all test setup lac doccano postgresql small-run clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,15 @@ $(LAC_STAMP): $(STAMP) requirements/constraints.txt
 
 lac: $(LAC_STAMP)
 
-# Doccano in its own pinned environment (.doccano/venv); idempotent
+# Doccano in its own pinned environment (.doccano/venv), with the PostgreSQL driver; idempotent
 doccano: setup
-	$(BIN)/zhner doccano install
+	$(BIN)/zhner doccano install --postgresql
+
+# Debian's PostgreSQL server binaries: the Doccano tests on PostgreSQL start their own server with
+# them on 127.0.0.1 (a free port, a temporary folder); nothing is configured system-wide
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
 all: setup lac doccano
 	@start=$$(date +%s); $(RUN) all; status=$$?; \
@@ -48,7 +54,7 @@ small-run: setup doccano
 	@start=$$(date +%s); $(RUN) all . $(SMALL_VARS); status=$$?; \
 	echo "small run: $$(( $$(date +%s) - start )) s, exit code $$status"; exit $$status
 
-test: setup lac doccano
+test: setup lac doccano postgresql
 	$(BIN)/python -m pytest
 
 clean-venv:

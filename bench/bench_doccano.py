@@ -61,7 +61,7 @@ def main() -> None:
             t_repush, res2 = timed(lambda: push(tasks_path=path, project="sync", conn=conn))
             t_pull, pulled = timed(lambda: pull(project="sync", conn=conn, out_dir=tmp_p / "out"))
             with connect(conn) as gw:  # the same project's export alone: what of the pull is Doccano's
-                t_sync_export, _ = timed(lambda: gw.export(gw.find_project("sync").id))
+                t_sync_export, _ = timed(lambda: gw.export(gw.find_project("sync@admin").id))  # the pusher's queue
         finally:
             server.stop(home=home)
     assert res.uploaded == args.n and res2.uploaded == 0 and pulled.records == args.n

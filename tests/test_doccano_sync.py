@@ -12,16 +12,19 @@ import pytest
 from typer.testing import CliRunner
 
 from doccano_helpers import ANNOTATORS, LocalServer, make_task, write_tasks
+from zhner.agreement import agreement
 from zhner.cli import app
 from zhner.doccano import server
 from zhner.doccano.gateway import DoccanoGateway
-from zhner.doccano.sync import Connection, connect, pull, push
+from zhner.doccano.projects import layout
+from zhner.doccano.sync import Connection, connect, find_work_project, pull, push, queue_name
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
 from zhner.schemas import Task
 
 pytest_plugins = ["doccano_fixtures"]
 pytestmark = pytest.mark.doccano
+# push, pull (with agreement) and the kill mid-push run on SQLite and on PostgreSQL (any_doccano)
 
 
 def spans_of(text: str, pieces: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
@@ -48,7 +51,7 @@ def sample_tasks() -> list[Task]:
 def visible_spans(srv: LocalServer, user: str, project: str) -> dict[str, list[tuple[int, int, str]]]:
     """What `user` sees when logged in: segment id → spans, read through the API as the UI does."""
     with connect(srv.annotator_conn(user) if user in ANNOTATORS else srv.conn()) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, user)
         names = {t.id: t.text for t in gw.span_types(proj.id)}
         return {
             ex["meta"]["segment_id"]: sorted(
@@ -58,19 +61,20 @@ def visible_spans(srv: LocalServer, user: str, project: str) -> dict[str, list[t
         }
 
 
-def test_annotators_see_preannotations_and_second_push_adds_nothing(doccano: LocalServer, tmp_path: Path) -> None:
+def test_annotators_see_preannotations_and_second_push_adds_nothing(any_doccano: LocalServer, tmp_path: Path) -> None:
     tasks = sample_tasks()
     path = write_tasks(tmp_path / "tasks.jsonl", tasks)
-    first = push(tasks_path=path, project="see", conn=doccano.conn(), annotators=["alice", "bob"])
-    assert (first.uploaded, first.already_there) == (3, 0)
+    first = push(tasks_path=path, project="see", conn=any_doccano.conn(), annotators=["alice", "bob"])
+    assert (first.uploaded, first.already_there) == (6, 0)  # 3 segments into each of 2 queues
     expected = {t.meta.segment_id: sorted(t.label) for t in tasks}
     for user in ("alice", "bob"):
-        assert visible_spans(doccano, user, "see") == expected
-    second = push(tasks_path=path, project="see", conn=doccano.conn(), annotators=["alice", "bob"])
-    assert (second.uploaded, second.already_there, second.spans_shared) == (0, 3, 0)
-    with connect(doccano.conn()) as gw:
-        assert gw.count_examples(gw.find_project("see").id) == 3
-    assert visible_spans(doccano, "alice", "see") == expected  # shared once, not twice
+        assert visible_spans(any_doccano, user, "see") == expected
+    second = push(tasks_path=path, project="see", conn=any_doccano.conn(), annotators=["alice", "bob"])
+    assert (second.uploaded, second.already_there, second.spans_shared) == (0, 6, 0)
+    with connect(any_doccano.conn()) as gw:
+        for user in ("alice", "bob"):
+            assert gw.count_examples(gw.find_project(queue_name("see", user)).id) == 3
+    assert visible_spans(any_doccano, "alice", "see") == expected  # shared once, not twice
 
 
 def test_project_gets_labels_colours_guideline_and_members(doccano: LocalServer, tmp_path: Path) -> None:
@@ -82,9 +86,9 @@ def test_project_gets_labels_colours_guideline_and_members(doccano: LocalServer,
     push(tasks_path=path, project="setup", conn=doccano.conn(), annotators=["alice"], approvers=["bob"],
          guideline_path=guideline)  # fmt: skip
     with connect(doccano.conn()) as gw:
-        proj = gw.find_project("setup")
+        proj = gw.find_project("setup@alice")  # alice's queue: collaborative in Doccano's sense, so she sees the spans
         assert proj.guideline == guideline.read_text(encoding="utf-8").strip()
-        assert proj.grapheme_mode and not proj.collaborative_annotation
+        assert proj.grapheme_mode and proj.collaborative_annotation
         colours = {t.text: t.background_color for t in gw.span_types(proj.id)}
         assert colours == {name: d.color for name, d in load_labels().labels.items()}
         roles = {m.username: m.rolename for m in gw.members(proj.id)}
@@ -103,16 +107,16 @@ def test_changed_text_is_refused_with_its_line(doccano: LocalServer, tmp_path: P
 def correct_as(srv: LocalServer, user: str, project: str, segment_id: str, edit) -> None:
     """Change one example's spans as `user` through the API (what the web UI calls), then confirm."""
     with connect(srv.annotator_conn(user)) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, user)
         ids = {t.text: t.id for t in gw.span_types(proj.id)}
         ex = next(e for e in gw.examples(proj.id) if e["meta"]["segment_id"] == segment_id)
         edit(gw, proj.id, ex["id"], gw.spans(proj.id, ex["id"]), ids)
         gw.confirm(proj.id, ex["id"])
 
 
-def test_pull_keeps_each_annotators_corrections(doccano: LocalServer, tmp_path: Path) -> None:
+def test_pull_keeps_each_annotators_corrections(any_doccano: LocalServer, tmp_path: Path) -> None:
     tasks = sample_tasks()
-    push(tasks_path=write_tasks(tmp_path / "t.jsonl", tasks), project="pull", conn=doccano.conn(),
+    push(tasks_path=write_tasks(tmp_path / "t.jsonl", tasks), project="pull", conn=any_doccano.conn(),
          annotators=["alice", "bob"])  # fmt: skip
     text = tasks[1].text
 
@@ -124,24 +128,28 @@ def test_pull_keeps_each_annotators_corrections(doccano: LocalServer, tmp_path: 
         gw.update_span(pid, eid, qty.id, end_offset=text.index("物资") + 2)  # boundary "12吨物资"
         gw.create_span(pid, eid, text.index("捐赠"), text.index("捐赠") + 2, ids["ORG"])  # added
 
-    correct_as(doccano, "alice", "pull", "art1-001-00", alice_edit)
+    correct_as(any_doccano, "alice", "pull", "art1-001-00", alice_edit)
     when = datetime(2026, 11, 22, 21, 0, 0, tzinfo=timezone.utc)
-    result = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected", now=when)
+    result = pull(project="pull", conn=any_doccano.conn(), out_dir=tmp_path / "corrected", now=when)
     assert result.path.name == "pull-20261122T210000Z.jsonl" and result.rejected == []
     records = {(t.meta.segment_id, t.meta.annotator): t for t in read_jsonl(result.path, Task)}
-    assert set(records) == {(t.meta.segment_id, u) for t in tasks for u in ("admin", "alice", "bob")}
+    assert set(records) == {(t.meta.segment_id, u) for t in tasks for u in ("alice", "bob")}
     alice = records[("art1-001-00", "alice")]
     assert alice.label == spans_of(text, [("2月21日上午", "DATE"), ("尼木县", "LOC"), ("捐赠", "ORG"), ("12吨物资", "QUANTITY")])
     assert records[("art1-001-00", "bob")].label == tasks[1].label
     assert alice.meta.spans == tasks[1].meta.spans  # the pre-annotations travel back for `zhner corrections`
     # only what alice confirmed
-    approved = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "approved", approved=True,
+    approved = pull(project="pull", conn=any_doccano.conn(), out_dir=tmp_path / "approved", approved=True,
                     annotators=["alice"])  # fmt: skip
     assert [(t.meta.segment_id, t.meta.annotator) for t in read_jsonl(approved.path, Task)] == [("art1-001-00", "alice")]
     # a second pull in the same second never overwrites the first
     first = result.path.read_bytes()
-    again = pull(project="pull", conn=doccano.conn(), out_dir=tmp_path / "corrected", now=when)
+    again = pull(project="pull", conn=any_doccano.conn(), out_dir=tmp_path / "corrected", now=when)
     assert again.path.name == "pull-20261122T210000Z-2.jsonl" and result.path.read_bytes() == first
+    # agreement on the pull: both annotators have every segment, alice's edit is the one disagreement
+    report, adjudicate = agreement(path=result.path)
+    assert (report.doubly_annotated, report.disagreements) == (3, 1)
+    assert [t.meta.segment_id for t in adjudicate] == ["art1-001-00"]
 
 
 def test_collaborative_project_shares_spans(doccano: LocalServer, tmp_path: Path) -> None:
@@ -163,7 +171,7 @@ def test_pull_reports_spans_it_refuses(doccano: LocalServer, tmp_path: Path) -> 
          annotators=["alice"])  # fmt: skip
 
     with connect(doccano.conn()) as gw:  # a project admin adds a label type nobody configured
-        gw.create_span_type(gw.find_project("refuse").id, "PERSON", color="#000000")
+        gw.create_span_type(gw.find_project("refuse@alice").id, "PERSON", color="#000000")
 
     def bad_edit(gw: DoccanoGateway, pid: int, eid: int, spans, ids) -> None:
         gw.create_span(pid, eid, 11, 13, ids["PERSON"])
@@ -225,7 +233,7 @@ def test_bad_task_file_is_refused_before_anything_is_sent(
         push(tasks_path=path, project=f"bad-{code}", conn=doccano.conn())
     assert err.value.code == code and needle in str(err.value) and "bad.jsonl:2" in str(err.value)
     with connect(doccano.conn()) as gw:
-        assert gw.find_project(f"bad-{code}") is None
+        assert not layout(gw, f"bad-{code}").exists
 
 
 def test_20000_character_segment(doccano: LocalServer, tmp_path: Path) -> None:
@@ -243,7 +251,7 @@ def test_20000_character_segment(doccano: LocalServer, tmp_path: Path) -> None:
     assert back.text == text and back.label == spans
 
 
-def test_push_killed_midway_resumes_without_duplicates(doccano: LocalServer, tmp_path: Path) -> None:
+def test_push_killed_midway_resumes_without_duplicates(any_doccano: LocalServer, tmp_path: Path) -> None:
     """SIGKILL web server and worker during a push; the next push completes it, nothing twice."""
     tasks = [make_task(f"kill-{i:05d}", f"第{i}次会议在拉萨市召开。", [(len(str(i)) + 4, len(str(i)) + 7, "GPE")])
              for i in range(3000)]  # fmt: skip
@@ -252,30 +260,31 @@ def test_push_killed_midway_resumes_without_duplicates(doccano: LocalServer, tmp
 
     def run() -> None:
         try:
-            push(tasks_path=path, project="kill", conn=doccano.conn(), annotators=["alice"], batch_size=250)
+            push(tasks_path=path, project="kill", conn=any_doccano.conn(), annotators=["alice"], batch_size=250)
         except ZhnerError as err:
             errors.append(err)
 
     thread = threading.Thread(target=run)
     thread.start()
-    with connect(doccano.conn()) as gw:
+    with connect(any_doccano.conn()) as gw:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            proj = gw.find_project("kill")
+            proj = gw.find_project("kill@alice")
             if proj and gw.count_examples(proj.id) >= 500:
                 break
             time.sleep(0.2)
-    server.kill(home=doccano.home)
+    server.kill(home=any_doccano.home)
     thread.join(timeout=120)
     assert errors and errors[0].code in ("E301", "E304", "E305"), "the push must fail loudly when the server dies"
-    doccano.restart()
-    with connect(doccano.conn()) as gw:
-        landed = gw.count_examples(gw.find_project("kill").id)
+    any_doccano.restart()
+    with connect(any_doccano.conn()) as gw:
+        landed = gw.count_examples(gw.find_project("kill@alice").id)
     assert 0 < landed < 3000, "the kill must have cut the push short"
-    again = push(tasks_path=path, project="kill", conn=doccano.conn(), annotators=["alice"], batch_size=250)
+    again = push(tasks_path=path, project="kill", conn=any_doccano.conn(), annotators=["alice"], batch_size=250)
     assert again.uploaded + again.already_there - again.reimported == 3000 - again.reimported
-    pulled = list(read_jsonl(pull(project="kill", conn=doccano.conn(), out_dir=tmp_path).path, Task))
-    for user in ("admin", "alice"):
+    pulled = list(read_jsonl(pull(project="kill", conn=any_doccano.conn(), out_dir=tmp_path).path, Task))
+    assert {t.meta.annotator for t in pulled} == {"alice"}
+    for user in ("alice",):
         mine = [t for t in pulled if t.meta.annotator == user]
         assert sorted(t.meta.segment_id for t in mine) == [t.meta.segment_id for t in tasks]  # each once
         assert {t.meta.segment_id: t.label for t in mine} == {t.meta.segment_id: t.label for t in tasks}

@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 from doccano_helpers import ANNOTATORS, LocalServer, make_task, require_doccano, write_tasks
 from zhner.cli import app
 from zhner.doccano import server
+from zhner.doccano.projects import layout
 from zhner.doccano.sync import Connection, add_user, connect, pull, push
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl
@@ -390,7 +391,7 @@ def test_bad_spans_are_refused_with_file_line_and_segment(
     assert err.value.code == "E310" and needle in str(err.value), str(err.value)
     assert "bad.jsonl:2" in str(err.value) and "segment bad-1" in str(err.value)
     with connect(doccano.conn()) as gw:
-        assert gw.find_project(project) is None
+        assert not layout(gw, project).exists
 
 
 def test_unknown_annotator_leaves_no_project(doccano: LocalServer, tmp_path: Path) -> None:
@@ -400,4 +401,4 @@ def test_unknown_annotator_leaves_no_project(doccano: LocalServer, tmp_path: Pat
             push(tasks_path=tasks, project="typo", conn=doccano.conn(), **members)
         assert err.value.code == "E314" and "'nosuchuser'" in str(err.value) and "adduser" in str(err.value)
     with connect(doccano.conn()) as gw:
-        assert gw.find_project("typo") is None
+        assert not layout(gw, "typo").exists

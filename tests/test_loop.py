@@ -13,7 +13,7 @@ from doccano_helpers import ANNOTATORS, LocalServer, make_task, write_tasks
 from zhner.cli import app
 from zhner.demo.annotator import annotate_gold, plan_edits, segment_id_of
 from zhner.doccano.gateway import DoccanoSpan
-from zhner.doccano.sync import connect, pull, push
+from zhner.doccano.sync import connect, find_work_project, pull, push
 from zhner.io import read_jsonl, write_jsonl
 from zhner.schemas import Task
 
@@ -51,7 +51,7 @@ def pushed_project(srv: LocalServer, tmp_path: Path, name: str) -> Path:
 
 def annotator_spans(srv: LocalServer, project: str, user: str) -> dict[str, list[tuple[int, int, str]]]:
     with connect(srv.annotator_conn(user)) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, user)
         labels = {t.id: t.text for t in gw.span_types(proj.id)}
         return {
             segment_id_of(ex): sorted((s.start_offset, s.end_offset, labels[s.label]) for s in gw.spans(proj.id, ex["id"]))
@@ -73,7 +73,6 @@ def test_annotator_ends_with_the_gold_and_pull_returns_it(doccano: LocalServer, 
     assert result.no_gold == ["g-003-00"]
     assert (result.kept, result.confirmed) == (2, 3)  # 拉萨市 and the date were already right
     assert result.deleted + result.patched >= 4 and result.created >= 1
-    # the admin's own pre-annotations are untouched: only alice's copy changed
     pulled = pull(project="loop-gold", conn=doccano.conn(), out_dir=tmp_path / "pulled", annotators=["alice"], approved=True)
     records = {t.meta.segment_id: sorted(map(tuple, t.label)) for t in read_jsonl(pulled.path, Task)}
     assert records == spans(GOLD)  # approved=True: exactly the three confirmed examples

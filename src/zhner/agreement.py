@@ -124,9 +124,15 @@ def kappa(tags_a: list[str], tags_b: list[str]) -> float | None:
     return float(cohen_kappa_score(tags_a, tags_b))
 
 
-def agreement(*, path: Path, annotators: Iterable[str] = ()) -> tuple[AgreementReport, list[Task]]:
-    """Pairwise agreement over the segments two or more annotators labelled, and the adjudication tasks."""
+def agreement(
+    *, path: Path, annotators: Iterable[str] = (), segments: Iterable[str] | None = None
+) -> tuple[AgreementReport, list[Task]]:
+    """Pairwise agreement over the segments two or more annotators labelled (only `segments`, the
+    routed overlap, when given), and the adjudication tasks."""
     grouped = group_by_segment(read_jsonl(path, Task), annotators)
+    if segments is not None:
+        wanted = set(segments)
+        grouped = {sid: by_user for sid, by_user in grouped.items() if sid in wanted}
     pairs: dict[tuple[str, str], PairAgreement] = {}
     tags: dict[tuple[str, str], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     adjudication: list[Task] = []

@@ -18,6 +18,14 @@ class ServerSettings(Strict):
     web_workers: int = Field(2, ge=1)
     start_timeout_s: float = Field(120, gt=0)
     admin_username: str = "admin"
+    # PostgreSQL for a team server (postgresql://USER:PASSWORD@HOST:PORT/DB); None: SQLite in the home
+    database_url: str | None = None
+    # the address annotators' browsers use behind a reverse proxy (https://annotate.example.org)
+    public_url: str | None = None
+
+    def database(self) -> str | None:
+        """$ZHNER_DOCCANO_DATABASE_URL, else database_url."""
+        return os.environ.get("ZHNER_DOCCANO_DATABASE_URL") or self.database_url
 
     def venv_path(self) -> Path:
         return Path(os.environ.get("ZHNER_DOCCANO_VENV") or self.venv).absolute()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zhner.doccano.gateway import DoccanoGateway, DoccanoSpan
-from zhner.doccano.sync import Connection, connect
+from zhner.doccano.sync import Connection, connect, find_work_project
 from zhner.errors import ZhnerError, fail
 from zhner.io import read_jsonl
 from zhner.schemas import Task
@@ -120,7 +120,7 @@ def annotate_gold(
     gold_tasks = load_gold(gold)
     result = AnnotateResult(project=project, user=conn.username)
     with connect(conn) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, conn.username)  # their queue NAME@user, else NAME
         if proj is None:
             raise fail("E312", name=project, url=conn.url)
         types = gw.span_types(proj.id)

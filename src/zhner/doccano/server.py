@@ -1,16 +1,11 @@
-"""A local Doccano 1.8.4: install into its own venv, init, start/stop web server and worker, status.
+"""A local Doccano 1.8.4: start/stop web server and worker, status, and the identity check.
 
 `doccano webserver` binds 0.0.0.0 whatever it is asked, so the web server is gunicorn started
 here with Doccano's WSGI app on 127.0.0.1. Imports and exports are Celery tasks: the worker
-(`doccano task`) runs beside it, with the broker in the same SQLite file. Processes are started
-in their own session and stopped by the pids recorded at start, never by name.
-
-The home holds the admin's API token in db.sqlite3 and the admin password beside it, so it is
-private to the user who runs the server: home 0700, every file 0600 (re-applied on each start, and
-every Doccano process runs with umask 077, so SQLite's -journal/-wal files and exports are born
-private). Doccano's public default SECRET_KEY and its ALLOWED_HOSTS = ['*'] are replaced through
-a settings module of ours (_doccano_site/), and the web app answers an identity challenge so a
-client can tell our server from whatever else may listen on its port later (verify_identity).
+(`doccano task`) runs beside it. Processes are started in their own session and stopped by the
+pids recorded at start, never by name. The web app answers an identity challenge so a client can
+tell our server from whatever else may listen on its port later (verify_identity). Installing,
+the private home and `init` are in zhner.doccano.home (re-exported here).
 """
 
 from __future__ import annotations
@@ -22,9 +17,7 @@ import os
 import secrets
 import signal
 import socket
-import stat
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,25 +25,32 @@ from pathlib import Path
 import httpx
 
 from zhner.console import logger
+from zhner.doccano.home import (  # noqa: F401  (re-exported: server.init, server.install, … as before)
+    PRIVATE_UMASK,
+    Credentials,
+    _open_private,
+    _write_private,
+    backend_dir,
+    credentials_path,
+    database_url,
+    init,
+    install,
+    is_installed,
+    is_postgres,
+    make_private,
+    read_credentials,
+    requirements_file,
+    secret_key,
+    redact,
+    secret_key_path,
+    server_env,
+)
 from zhner.errors import fail
 
 PROCESSES = ("web", "worker")
-_SHARE_SCRIPT = Path(__file__).with_name("_share_spans.py")
-# zhner_doccano_settings (key, allowed hosts) and zhner_doccano_wsgi (identity route), imported by
-# Doccano's Python; a folder of its own on PYTHONPATH, so nothing else of zhner can shadow Doccano
-_SITE_DIR = Path(__file__).with_name("_doccano_site")
 IDENTITY_PATH = "/zhner/identity"
-# every process that writes into the home: files 0600, folders 0700
-PRIVATE_UMASK = 0o077
-LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 # children started by this process, kept so they can be waited for (and are not GC-ed while running)
 _CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
 
 
 @dataclass
@@ -65,182 +65,6 @@ class ServerStatus:
     def as_dict(self) -> dict:
         return asdict(self)
 
-
-def requirements_file() -> Path:
-    """requirements/doccano.txt of the working directory, else of the repository."""
-    local = Path.cwd() / "requirements" / "doccano.txt"
-    return local if local.exists() else Path(__file__).resolve().parents[3] / "requirements" / "doccano.txt"
-
-
-def is_installed(venv: Path) -> bool:
-    return (Path(venv) / "bin" / "doccano").exists() and (Path(venv) / "bin" / "gunicorn").exists()
-
-
-def _marker(venv: Path) -> Path:
-    return Path(venv) / "zhner-requirements.sha256"
-
-
-def install(*, venv: Path, requirements: Path | None = None, force: bool = False) -> bool:
-    """Create the venv and pip-install the pinned requirements; returns False when already up to date."""
-    venv, requirements = Path(venv), Path(requirements or requirements_file())
-    if not requirements.exists():
-        raise fail("E004", path=requirements)
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    marker = _marker(venv)
-    if not force and is_installed(venv) and marker.exists() and marker.read_text().strip() == digest:
-        return False
-    venv.mkdir(parents=True, exist_ok=True)
-    log = venv.parent / "install.log"
-    with log.open("w", encoding="utf-8") as out:
-        if not (venv / "bin" / "python").exists():
-            _run([sys.executable, "-m", "venv", str(venv)], out, "creating the Doccano venv", log)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-        _run([*pip, "-r", str(requirements)], out, "pip install -r " + str(requirements), log)
-    marker.write_text(digest + "\n")
-    return True
-
-
-def _run(cmd: list[str], out, what: str, log: Path, env: dict | None = None) -> None:
-    code = subprocess.call(
-        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, umask=PRIVATE_UMASK
-    )
-    if code != 0:
-        raise fail("E308", what=what, exit_code=code, log=log)
-
-
-def backend_dir(venv: Path) -> Path:
-    found = sorted(Path(venv).glob("lib/python*/site-packages/backend"))
-    if not found:
-        raise fail("E307", venv=venv)
-    return found[0]
-
-
-def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1") -> dict[str, str]:
-    """Environment of every Doccano process: our settings module, this home's secret key, the
-    hosts it answers to, SQLite file and media under `home`. (A process's environment is
-    readable by its own user only, unlike its command line.)"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(
-        DOCCANO_HOME=str(home),
-        DATABASE_URL=f"sqlite:///{home}/db.sqlite3",
-        MEDIA_ROOT=str(home / "media"),
-        STANDALONE="True",
-        DEBUG="False",
-        DJANGO_SETTINGS_MODULE="zhner_doccano_settings",
-        PYTHONPATH=str(_SITE_DIR),
-        SECRET_KEY=secret_key(home),
-        ZHNER_ALLOWED_HOSTS=",".join(allowed_hosts(host)),
-        PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
-    )
-    return env
-
-
-def allowed_hosts(host: str) -> list[str]:
-    """Host headers Django accepts: the bound host, and both loopback names when it is loopback."""
-    return list(LOOPBACK_NAMES) if host in LOOPBACK_NAMES else [host]
-
-
-def secret_key_path(home: Path) -> Path:
-    return Path(home) / "secret_key"
-
-
-def secret_key(home: Path) -> str:
-    """This home's Django SECRET_KEY: made once (secrets module), kept 0600 beside admin.json."""
-    path = secret_key_path(home)
-    if not path.exists():
-        Path(home).mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_private(path, secrets.token_urlsafe(50) + "\n")
-    return path.read_text(encoding="utf-8").strip()
-
-
-def make_private(home: Path) -> None:
-    """Home 0700, every folder in it 0700 and every file 0600, all owned by us, or E319.
-
-    Checked by lstat, never following a link: a link or file someone else placed in the home
-    (possible while it was open to others) is refused rather than chmod-ed through."""
-    home = Path(home)
-    uid = os.getuid()
-    for path in [home, *_tree(home)]:
-        st = path.lstat()
-        if st.st_uid != uid:
-            raise fail("E319", path=path, uid=st.st_uid, home=home)
-        if stat.S_ISLNK(st.st_mode):
-            continue
-        want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
-        if stat.S_IMODE(st.st_mode) != want:
-            os.chmod(path, want)
-
-
-def _tree(home: Path) -> list[Path]:
-    found: list[Path] = []
-    for root, dirs, files in os.walk(home):  # does not descend into links to folders
-        found.extend(Path(root) / name for name in [*dirs, *files])
-    return found
-
-
-def _open_private(path: Path, mode: str = "ab"):
-    """Open a file for appending that is created 0600 (a log in the home)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
-
-
-def credentials_path(home: Path) -> Path:
-    return Path(home) / "admin.json"
-
-
-def read_credentials(home: Path) -> Credentials | None:
-    path = credentials_path(home)
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Credentials(data["username"], data["password"])
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only the user can read (mode 0600 from its creation on), atomically."""
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def init(*, venv: Path, home: Path, admin_username: str = "admin", admin_password: str | None = None) -> Credentials:
-    """Migrate the database and create the admin; idempotent. The password comes from the
-    argument or $DOCCANO_ADMIN_PASSWORD, else a generated one kept in home/admin.json (0600)."""
-    venv, home = Path(venv), Path(home)
-    if not is_installed(venv):
-        raise fail("E307", venv=venv)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    make_private(home)  # before anything secret is written into it
-    for sub in ("logs", "run", "media"):
-        (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-    admin_username = os.environ.get("DOCCANO_ADMIN_USERNAME") or admin_username
-    admin_password = admin_password or os.environ.get("DOCCANO_ADMIN_PASSWORD")
-    known = read_credentials(home)
-    if known and known.username == admin_username and admin_password in (None, known.password):
-        return known
-    creds = Credentials(admin_username, admin_password or secrets.token_urlsafe(18))
-    env = server_env(venv, home)
-    log = home / "logs" / "init.log"
-    with _open_private(log, "a") as out:
-        if not (home / "db.sqlite3").exists() or not (home / "run" / "migrated").exists():
-            _run([str(venv / "bin" / "doccano"), "init"], out, "doccano init", log, env)
-            (home / "run" / "migrated").touch(mode=0o600)
-        # the password travels in the environment, not on a command line other users can read;
-        # `--password=VALUE` in one word, since argparse takes a value that starts with "-" (as
-        # one generated password in 64 does) for an option and exits with 2
-        script = (
-            "import os, sys; from backend.cli import main; "
-            "sys.argv = ['doccano', 'createuser', '--username=' + os.environ['ZHNER_U'], "
-            "'--password=' + os.environ['ZHNER_P']]; main()"
-        )
-        env_user = {**env, "ZHNER_U": creds.username, "ZHNER_P": creds.password}
-        _run([str(venv / "bin" / "python"), "-c", script], out, "doccano createuser", log, env_user)
-    _write_private(credentials_path(home), json.dumps(asdict(creds)) + "\n")
-    make_private(home)
-    return creds
 
 
 def _pidfile(home: Path, name: str) -> Path:
@@ -314,8 +138,9 @@ def health(url: str, timeout: float = 5.0) -> tuple[bool, str]:
 
 
 def start(
-    *, venv: Path, home: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, timeout: float = 120
-) -> ServerStatus:
+    *, venv: Path, home: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, timeout: float = 120,
+    public_url: str | None = None,
+) -> ServerStatus:  # fmt: skip
     """Start gunicorn and the Celery worker (if not yet running) and wait until healthy."""
     venv, home = Path(venv), Path(home)
     current = status(home=home)
@@ -326,7 +151,7 @@ def start(
     if not port_free(host, port):
         raise fail("E315", port=port, host=host)
     make_private(home)  # again on every start: Doccano or a user may have added files since
-    env = server_env(venv, home, host=host)
+    env = server_env(venv, home, host=host, public_url=public_url)
     backend = backend_dir(venv)
     url = f"http://{host}:{port}"
     instance_key = secrets.token_hex(32)  # new on every start; see verify_identity
@@ -503,27 +328,3 @@ def _read_record(home: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None
-
-
-def share_preannotations(*, venv: Path, home: Path, project_id: int, source_user: int, users: list[int]) -> int:
-    """Copy the importer's spans to each annotator who has not had them yet; returns spans copied.
-
-    Individual projects show imported spans only to the importing user, and Doccano has no API
-    to create spans for someone else, so this runs in Doccano's own environment against its
-    database, in one transaction per annotator; a ledger table makes it idempotent."""
-    if not users:
-        return 0
-    env = server_env(Path(venv), Path(home))
-    cmd = [
-        str(Path(venv) / "bin" / "python"), str(_SHARE_SCRIPT), str(backend_dir(Path(venv))),
-        str(project_id), str(source_user), *map(str, users),
-    ]  # fmt: skip
-    proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, umask=PRIVATE_UMASK
-    )
-    if proc.returncode != 0:
-        log = Path(home) / "logs" / "share.log"
-        _write_private(log, proc.stdout + proc.stderr)
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        raise fail("E308", what=f"sharing pre-annotations with annotators ({last})", exit_code=proc.returncode, log=log)
-    return int(json.loads(proc.stdout.strip().splitlines()[-1])["copied"])
