@@ -7,6 +7,11 @@ Added at load time by `zhner preannotate`, never saved into a model. Only docume
 at least one entity the NER set are re-parsed: pattern spans score 1.0 and need no beam, and
 a beam per document does not depend on the other documents of its batch, so skipping the
 rest changes no score (on MSRA sentences it halves the beam's time).
+
+With `all_docs` (`zhner preannotate --all-scores`, which `zhner next-batch` uses) the documents
+where the NER set nothing are re-parsed too, and the probability mass of their analyses without
+any model entity is kept (`NO_ENTITY_KEY`): how sure the model is that there is nothing to find,
+the part of its uncertainty that no entity score can show.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from zhner.nlp import ENT_SCORES_KEY, PATTERN_SPANS_KEY, ent_score  # noqa: F401  ent_score: kept here for callers
+from zhner.nlp import ENT_SCORES_KEY, NO_ENTITY_KEY, PATTERN_SPANS_KEY, ent_score  # noqa: F401  ent_score: kept here for callers
 
 FACTORY = "zhner_ent_scores"
 USER_DATA_KEY = ENT_SCORES_KEY
@@ -26,19 +31,23 @@ BEAM_WIDTH = 8
 BEAM_DENSITY = 0.0001  # spaCy's default pruning: analyses below this share of the best are dropped
 
 
-@Language.factory(FACTORY, default_config={"ner": "ner", "beam_width": BEAM_WIDTH, "batch_size": 64})
-def make_ent_scores(nlp: Language, name: str, ner: str, beam_width: int, batch_size: int) -> "EntScores":
-    return EntScores(nlp, ner=ner, beam_width=beam_width, batch_size=batch_size)
+@Language.factory(
+    FACTORY, default_config={"ner": "ner", "beam_width": BEAM_WIDTH, "batch_size": 64, "all_docs": False}
+)
+def make_ent_scores(nlp: Language, name: str, ner: str, beam_width: int, batch_size: int, all_docs: bool) -> "EntScores":
+    return EntScores(nlp, ner=ner, beam_width=beam_width, batch_size=batch_size, all_docs=all_docs)
 
 
 class EntScores:
-    """Stores `{"start:end:LABEL" (characters): probability}` in `doc.user_data` for the NER's entities."""
+    """Stores `{"start:end:LABEL" (characters): probability}` in `doc.user_data` for the NER's entities;
+    with `all_docs`, every document's no-entity probability under `NO_ENTITY_KEY` as well."""
 
-    def __init__(self, nlp: Language, *, ner: str, beam_width: int, batch_size: int):
+    def __init__(self, nlp: Language, *, ner: str, beam_width: int, batch_size: int, all_docs: bool = False):
         self.nlp = nlp
         self.ner_name = ner
         self.beam_width = beam_width
         self.batch_size = batch_size
+        self.all_docs = all_docs
 
     def __call__(self, doc: Doc) -> Doc:
         return next(self.pipe([doc]))
@@ -48,16 +57,25 @@ class EntScores:
         for batch in minibatch(docs, size=batch_size or self.batch_size):
             todo = []
             for doc in batch:
-                if has_model_entity(doc):
+                found = has_model_entity(doc)
+                if not found and self.all_docs:  # how sure is the NER that there is nothing to find?
+                    doc.user_data[NO_ENTITY_KEY] = 1.0  # (an empty document: surely; the beam says for the others)
+                if len(doc) and (found or self.all_docs):
                     todo.append(doc)
                 else:
                     doc.user_data[USER_DATA_KEY] = {}
             beams = ner.beam_parse(todo, beam_width=self.beam_width, beam_density=BEAM_DENSITY) if todo else []
             for doc, beam in zip(todo, beams, strict=True):
                 probs: dict[tuple[int, int, str], float] = defaultdict(float)
+                preset = pattern_keys(doc)
+                nothing = 0.0
                 for prob, ents in ner.moves.get_beam_parses(beam):
                     for start, end, label in ents:
                         probs[(start, end, label)] += prob
+                    if all((start, end, label) in preset for start, end, label in ents):
+                        nothing += prob  # preset pattern spans (patterns before the NER) are in every analysis
+                if NO_ENTITY_KEY in doc.user_data:
+                    doc.user_data[NO_ENTITY_KEY] = round(min(nothing, 1.0), 4)
                 scores = {}
                 for (start, end, label), prob in probs.items():
                     span = doc[start:end]
@@ -66,9 +84,14 @@ class EntScores:
             yield from batch
 
 
+def pattern_keys(doc: Doc) -> set[tuple[int, int, str]]:
+    """(start token, end token, label) of the spans the pattern layer set."""
+    return {(s.start, s.end, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
+
+
 def has_model_entity(doc: Doc) -> bool:
     """Whether any of the doc's entities was set by the NER rather than by the pattern layer."""
     if not doc.ents:
         return False
-    pattern_keys = {(s.start, s.end, s.label) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
-    return any((e.start, e.end, e.label) not in pattern_keys for e in doc.ents)
+    preset = pattern_keys(doc)
+    return any((e.start, e.end, e.label_) not in preset for e in doc.ents)
