@@ -47,6 +47,7 @@ LAYERS: dict[str, str] = {
     "zhner.corrections": "convert",
     "zhner.agreement": "convert",
     "zhner.mixed_corpus": "convert",  # the training reader of configs/ner.cfg
+    "zhner.rounds": "rounds",  # which segments a round picks (uncertainty, diversity, random) and the ledger of rounds
     "zhner.evaluate": "evaluate",
     "zhner.report": "evaluate",
     "zhner.curve": ANY,  # `zhner curve`, a workflow like loop: trains (spaCy's loop, the MixedCorpus reader), then evaluates

@@ -8,5 +8,6 @@ from zhner.cli import evaluate  # noqa: F401  (registers `zhner evaluate`)
 from zhner.cli import doccano  # noqa: F401  (registers `zhner doccano ...`, `agreement`, `corrections`)
 from zhner.cli import bootstrap, preannotate  # noqa: F401  (registers `zhner bootstrap`, `zhner preannotate`)
 from zhner.cli import loop  # noqa: F401  (registers `zhner doccano annotate-gold|round`, `zhner silver-export`)
+from zhner.cli import rounds  # noqa: F401  (registers `zhner next-batch`, `zhner rounds`)
 
 __all__ = ["app", "doccano_app"]
