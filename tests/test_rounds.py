@@ -120,33 +120,35 @@ def test_no_segment_left_is_an_error_that_says_why(corpus, ner_pipeline, tmp_pat
 # -- strategies ------------------------------------------------------------------------------------
 
 
-def scored_task(sid: str, spans: list[Span], no_entity: float | None) -> Task:
+def scored_task(sid: str, spans: list[Span], confidence: float | None) -> Task:
     text = "新华社北京电国务院总理在北京会见了美国客人"
-    meta = TaskMeta(segment_id=sid, article_id="a", text_sha1=text_sha1(text), spans=spans, no_entity=no_entity)
+    meta = TaskMeta(segment_id=sid, article_id="a", text_sha1=text_sha1(text), spans=spans, confidence=confidence)
     return Task(text=text, label=[s.as_triple() for s in spans], meta=meta)
 
 
-def test_uncertainty_is_the_most_doubtful_entity_or_the_chance_of_a_missed_one():
+def test_uncertainty_is_the_doubt_about_the_whole_analysis():
     model = [Span(start=0, end=3, label="ORG", source="model", score=0.9), Span(start=3, end=5, label="GPE", source="model", score=0.6)]
-    pattern = [Span(start=0, end=3, label="ORG", source="pattern", score=1.0)]
-    assert rounds.uncertainty(scored_task("a", model, None)) == pytest.approx(0.4)
-    assert rounds.uncertainty(scored_task("b", [], 0.75)) == pytest.approx(0.25)  # the NER found nothing
-    assert rounds.uncertainty(scored_task("c", pattern, None)) == 0.0  # its entities were rule matches
+    assert rounds.uncertainty(scored_task("a", model, 0.3)) == pytest.approx(0.7)  # an entity it did not set, maybe
+    assert rounds.uncertainty(scored_task("b", [], 0.75)) == pytest.approx(0.25)  # found nothing: 1 - P(no entity)
+    assert rounds.uncertainty(scored_task("c", model, None)) == pytest.approx(0.4)  # no analysis score: its entities'
     unscored = [Span(start=0, end=3, label="ORG", source="model", score=None)]
     assert rounds.uncertainty(scored_task("d", unscored, None)) is None
     assert rounds.uncertainty(scored_task("e", [], None)) is None
 
 
-def test_all_scores_records_the_no_entity_probability(ner_pipeline, tmp_path):
-    texts = ["中国人民银行今天在上海宣布新的政策。", "他们一起吃了午饭。"]
+def test_all_scores_records_the_probability_of_each_analysis(ner_pipeline, tmp_path):
+    texts = ["中国人民银行今天在上海宣布新的政策。", "他们一起吃了午饭。", "新华社北京电，国务院总理在北京会见了美国客人。"]
     segs = [Segment(id=f"s{i}-000-00", article_id=f"s{i}", paragraph=0, start=0, end=len(t), text=t) for i, t in enumerate(texts)]
     write_jsonl(tmp_path / "segs.jsonl", segs)
     preannotate(segments=tmp_path / "segs.jsonl", model=str(ner_pipeline), out=tmp_path / "plain.jsonl")
     preannotate(segments=tmp_path / "segs.jsonl", model=str(ner_pipeline), out=tmp_path / "all.jsonl", all_scores=True)
     plain, every = list(read_jsonl(tmp_path / "plain.jsonl", Task)), list(read_jsonl(tmp_path / "all.jsonl", Task))
-    assert [t.meta.no_entity for t in plain] == [None, None]
-    assert every[0].label and every[0].meta.no_entity is None  # the NER set entities: their scores say it
-    assert not every[1].label and 0.0 <= every[1].meta.no_entity <= 1.0
+    assert [t.meta.confidence for t in plain] == [None] * 3
+    assert every[0].label and not every[1].label  # one segment with entities, one without
+    for t in every:
+        assert 0.0 <= t.meta.confidence <= 1.0
+        # the analysis holds every entity it set: it is never likelier than the least likely of them
+        assert all(t.meta.confidence <= s.score + 1e-4 for s in t.meta.spans if s.source == "model")
     assert [t.label for t in every] == [t.label for t in plain]  # scoring never changes the pre-annotations
 
 

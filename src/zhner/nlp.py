@@ -25,7 +25,7 @@ from zhner.schemas import Span
 
 PATTERN_SPANS_KEY = "zhner_patterns"  # doc.spans key under which the pattern component keeps its matches
 ENT_SCORES_KEY = "zhner_ent_scores"  # doc.user_data key of the NER entities' probabilities (preannotate)
-NO_ENTITY_KEY = "zhner_no_entity"  # doc.user_data key of the probability that the NER sets no entity at all
+ANALYSIS_KEY = "zhner_analysis_p"  # doc.user_data key of the beam's probability of the NER's whole analysis
 
 
 def load_pipeline(model: str | Path) -> Language:
@@ -73,9 +73,9 @@ def ent_score(doc: Doc, start_char: int, end_char: int, label: str) -> float | N
     return scores.get(f"{start_char}:{end_char}:{label}", 0.0)
 
 
-def no_entity_score(doc: Doc) -> float | None:
-    """The beam's probability that the doc holds no model entity; None when it was not computed."""
-    return doc.user_data.get(NO_ENTITY_KEY)
+def analysis_score(doc: Doc) -> float | None:
+    """The beam's probability of the NER's analysis of the doc (exactly its entities); None when not computed."""
+    return doc.user_data.get(ANALYSIS_KEY)
 
 
 def doc_spans(

@@ -22,7 +22,7 @@ from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
-from zhner.nlp import doc_spans, load_pipeline, model_id, no_entity_score
+from zhner.nlp import doc_spans, load_pipeline, model_id, analysis_score
 from zhner.schemas import Segment, Span, Task, TaskMeta, task_problem, text_sha1
 
 
@@ -77,7 +77,7 @@ def _tasks(
                 meta=TaskMeta(
                     segment_id=segment.id, article_id=segment.article_id, text_sha1=text_sha1(segment.text),
                     model=summary.model, model_version=summary.model_version, spans=spans,
-                    no_entity=no_entity_score(doc),
+                    confidence=analysis_score(doc),
                 ),
             )
     except BaseException:  # an error, or the writer stopped (GeneratorExit): the workers end here
@@ -134,8 +134,8 @@ def preannotate(
     """Pre-annotate every segment of `segments` and write one Doccano task per segment to `out`.
 
     `max_chars` is the longest text push takes (default: sync.max_segment_chars of configs/doccano.yml).
-    `all_scores` beam-scores every segment, not only those with a model entity, and records each one's
-    no-entity probability (meta.no_entity), which uncertainty sampling needs.
+    `all_scores` beam-scores every segment, not only those with a model entity, and records the
+    probability of the model's analysis of each (meta.confidence), which uncertainty sampling ranks by.
     """
     out = Path(out)
     check_writable(out, force)

@@ -5,9 +5,9 @@ article is in a pool split (train by default: dev and test articles are held out
 segment already annotated (any pulled corrections) or already pushed (an earlier round of the
 ledger, or the project itself). Strategies:
 
-- uncertainty: the segments the latest model is least sure of, from the beam scores of
-  `zhner preannotate --all-scores`: its most doubtful entity (1 - probability), or, where it
-  found nothing, the probability that there is something after all (1 - meta.no_entity);
+- uncertainty: the segments the latest model is least sure of: 1 - the beam's probability of its
+  analysis (`zhner preannotate --all-scores`), which the probability mass of "no entity" is for a
+  segment where it found nothing, and which bounds each entity's doubt (1 - its score) from above;
 - diversity: one representative segment per cluster of the pool (k-means over TF-IDF character
   n-grams reduced by SVD), largest clusters first, so a batch spans the pool's topics;
 - mix: the 3k most uncertain segments, clustered into k; the most uncertain one of each cluster;
@@ -172,18 +172,16 @@ def build_pool(
 def uncertainty(task: Task) -> float | None:
     """How unsure the pre-annotator was of a segment, in [0, 1]; None when the task carries no scores.
 
-    The most doubtful entity the NER set (1 - its beam probability); where the NER set none, the
-    probability that it missed something (1 - meta.no_entity, from `preannotate --all-scores`).
-    Pattern spans are rule matches: a segment whose NER entities all matched a rule is certain.
+    1 - the probability of its analysis (meta.confidence, `preannotate --all-scores`): the chance
+    that the right entities are not exactly those it proposed, a missed or changed one included.
+    Without it, the most doubtful entity it set (1 - its beam probability).
     """
-    model = [s for s in task.meta.spans if s.source == "model"]
-    if any(s.score is None for s in model):
-        return None  # a pipeline without a beam NER (LAC, say), or --no-scores
-    if model:
-        return max(1.0 - s.score for s in model)  # type: ignore[operator]
-    if task.meta.no_entity is not None:
-        return 1.0 - task.meta.no_entity
-    return 0.0 if task.meta.spans else None
+    if task.meta.confidence is not None:
+        return 1.0 - task.meta.confidence
+    model = [s.score for s in task.meta.spans if s.source == "model"]
+    if not model or any(p is None for p in model):
+        return None
+    return max(1.0 - p for p in model)  # type: ignore[operator]
 
 
 # -- selection ---------------------------------------------------------------------------------------
