@@ -110,6 +110,16 @@ def test_the_same_seed_gives_the_same_batch(corpus, ner_pipeline, tmp_path):
     assert len(randoms) > 1  # the seed does change a random batch
 
 
+def test_a_picked_article_that_splits_json_now_holds_out_is_reported(corpus, ner_pipeline):
+    first = batch(corpus, ner_pipeline, size=4, strategy="random", unit="article", seed=0)
+    article = first.segments[0].split("-")[0]
+    write_splits(corpus["splits"], Splits(seed=0, articles={**SPLIT, article: "test"}))  # a re-ingest dealt again
+    second = next_batch(project="p", segments=corpus["segments"], splits=corpus["splits"], model=str(ner_pipeline),
+                        size=4, strategy="random", ledger=corpus["root"] / "ledger.json", out=corpus["root"] / "r2.jsonl")
+    assert second.moved == first.segments
+    assert not {s.split("-")[0] for s in second.entry.segments} & {article, "d0", "t0"}
+
+
 def test_no_segment_left_is_an_error_that_says_why(corpus, ner_pipeline, tmp_path):
     batch(corpus, ner_pipeline, size=100, strategy="random")
     with pytest.raises(ZhnerError) as err:

@@ -136,6 +136,7 @@ class BatchResult:
     pool: rounds.Pool | None = None  # None when an earlier, unpushed round was pushed instead
     push: sync.PushResult | None = None
     resumed: bool = False
+    moved: list[str] = field(default_factory=list)  # segments of earlier rounds whose article is now held out
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -170,8 +171,12 @@ def next_batch(
     exclude = rounds.annotated_ids(annotated) | book.pushed_ids()
     if conn is not None:
         exclude |= project_segment_ids(conn, project)
-    pool = rounds.build_pool(read_jsonl_lines(Path(segments), Segment), split_of=read_splits(splits).split_of(),
+    split_of = read_splits(splits).split_of()
+    pool = rounds.build_pool(read_jsonl_lines(Path(segments), Segment), split_of=split_of,
                              pool_splits=pool_splits, exclude=exclude, path=segments, splits_path=splits)  # fmt: skip
+    # a re-ingest with more articles deals the splits again: an article annotated for training may now be held out
+    moved = [sid for r in book.rounds if set(r.pool_splits) <= set(pool_splits) for sid in r.segments
+             if split_of.get(sid.rsplit("-", 2)[0]) not in pool_splits]  # fmt: skip
     if not pool.segments:
         raise fail("E434", reason=f"of the {pool.total} segments of {segments}, {pool.held_out} are in held-out splits "
                    f"(the pool is {', '.join(pool_splits)}) and {pool.excluded} annotated or pushed already")  # fmt: skip
@@ -188,7 +193,8 @@ def next_batch(
         seconds["heldout"] = time.perf_counter() - t
     picked = [scores[s.id] for s in chosen if s.id in scores]
     entry = rounds.RoundEntry(
-        round=number, strategy=strategy, unit=unit, seed=seed, size=size, segments=[s.id for s in chosen],
+        round=number, strategy=strategy, unit=unit, seed=seed, size=size, pool_splits=list(pool_splits),
+        segments=[s.id for s in chosen],
         tasks=str(out), model=str(model), model_version=summary.model_version,
         mean_uncertainty=round(sum(picked) / len(picked), 4) if picked else None,
         heldout=str(heldout) if heldout is not None else None, heldout_f=heldout_f,
@@ -196,7 +202,7 @@ def next_batch(
     )  # fmt: skip
     book.rounds.append(entry)
     rounds.write_ledger(ledger, book)
-    result = BatchResult(entry=entry, ledger=ledger, pool=pool, seconds=seconds)
+    result = BatchResult(entry=entry, ledger=ledger, pool=pool, moved=moved, seconds=seconds)
     if conn is None:
         return result
     return _push_round(book, ledger, project, conn, annotators, result)

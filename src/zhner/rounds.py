@@ -57,6 +57,7 @@ class RoundEntry(Record):
     unit: Unit
     seed: int
     size: int = Field(ge=1, description="segments asked for")
+    pool_splits: list[str] = Field(default_factory=lambda: ["train"], description="the splits it picked from")
     segments: list[str] = Field(description="segment ids picked, in document order")
     tasks: str = Field(description="the task file pushed")
     model: str = Field(description="the pipeline that pre-annotated (and scored) the round")

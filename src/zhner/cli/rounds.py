@@ -52,6 +52,9 @@ def next_batch_cli(
         heldout=heldout, force=force, log=msg.info,
     )  # fmt: skip
     e = r.entry
+    if r.moved:
+        msg.warn(f"{len(r.moved)} segments of earlier rounds are now in held-out articles (e.g. {r.moved[0]}): "
+                 "splits.json was dealt again since; held-out scores count them")  # fmt: skip
     if not r.resumed:
         extra = f", mean uncertainty {e.mean_uncertainty:.3f}" if e.mean_uncertainty is not None else ""
         msg.good(f"round {e.round}: {len(e.segments)} segments ({e.strategy}, by {e.unit}, seed {e.seed}{extra}) "
