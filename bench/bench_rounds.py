@@ -1,7 +1,7 @@
 """Does uncertainty sampling beat random selection? Annotation rounds with a simulated annotator.
 
     nice -n 10 python bench/bench_rounds.py [--strategies uncertainty,random,diversity] [--seeds 0,1,2]
-        [--rounds 5] [--size 200] [--steps 100] [--chart docs/img/rounds.png]
+        [--rounds 5] [--size 200] [--steps 80] [--resume] [--chart docs/img/rounds.png]
 
 The pool has known answers: People's Daily 1998 lines the base never saw (bootstrap's held-out
 split, configs/bootstrap.yml; never the news dev set, never MSRA), their PKU tags mapped to our
@@ -178,7 +178,37 @@ def table(result: dict) -> str:
         segs = [c[0][-1] for c in cs]
         lines.append(f"| {s} | " + " | ".join(cells) + f" | {statistics.mean(edits):.0f} ({min(edits)}–{max(edits)}) "
                      f"| {statistics.mean(segs):.0f} |")  # fmt: skip
+    if "random" in by:
+        lines += ["", *against_random(by, n)]
     return "\n".join(lines) + "\n"
+
+
+def f_at(run_: dict, edits: float) -> float:
+    """A run's held-out F after `edits` annotator edits, read off its curve (linear between rounds)."""
+    _, xs, fs = curves(run_)
+    for (x0, f0), (x1, f1) in zip(zip(xs, fs), zip(xs[1:], fs[1:])):
+        if x0 <= edits <= x1:
+            return f0 + (f1 - f0) * (edits - x0) / (x1 - x0) if x1 > x0 else f1
+    return fs[-1]
+
+
+def against_random(by: dict, n: int) -> list[str]:
+    """Each strategy minus random, seed by seed: at equal segments (after n rounds) and at equal edits."""
+    rand = {r["seed"]: r for r in by["random"]}
+    budget = min(curves(r)[1][-1] for runs in by.values() for r in runs)  # edits every run reached
+    lines = [
+        f"| strategy − random, same seed | F after {n} rounds (equal segments) | F at {budget} edits (equal effort) "
+        "| edits per segment |",
+        "|---|---:|---:|---:|",
+    ]
+    for s, runs in by.items():
+        pairs = [(r, rand[r["seed"]]) for r in runs if r["seed"] in rand]
+        seg = [curves(a)[2][-1] - curves(b)[2][-1] for a, b in pairs]
+        eff = [f_at(a, budget) - f_at(b, budget) for a, b in pairs]
+        per = statistics.mean(curves(r)[1][-1] / curves(r)[0][-1] for r in runs)
+        fmt = lambda xs: f"{statistics.mean(xs):+.4f} (" + ", ".join(f"{x:+.4f}" for x in xs) + ")"  # noqa: E731
+        lines.append(f"| {s} | {fmt(seg)} | {fmt(eff)} | {per:.2f} |")
+    return lines
 
 
 def chart(result: dict, path: Path) -> None:
@@ -217,7 +247,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--size", type=int, default=200, help="segments per round")
-    ap.add_argument("--steps", type=int, default=100, help="training steps per round (fine-tuning the base)")
+    ap.add_argument("--steps", type=int, default=80, help="training steps per round (fine-tuning the base)")
     ap.add_argument("--batch-words", type=int, default=400, help="words per training batch")
     ap.add_argument("--max-chars", type=int, default=80, help="longest segment (ingest's cutting rule)")
     ap.add_argument("--eval-share", type=float, default=0.25, help="share of the held-out blocks kept for evaluation")
