@@ -49,6 +49,7 @@ LAYERS: dict[str, str] = {
     "zhner.annotators": "convert",  # `zhner annotators`: per-annotator rates and honeypot scores from a pull
     "zhner.mixed_corpus": "convert",  # the training reader of configs/ner.cfg
     "zhner.apply": "apply",  # `zhner apply`: a trained pipeline over an archive, locally or on Dask
+    "zhner.rounds": "rounds",  # which segments a round picks (uncertainty, diversity, random) and the ledger of rounds
     "zhner.evaluate": "evaluate",
     "zhner.report": "evaluate",
     "zhner.curve": ANY,  # `zhner curve`, a workflow like loop: trains (spaCy's loop, the MixedCorpus reader), then evaluates

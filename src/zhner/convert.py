@@ -25,7 +25,7 @@ from spacy.tokens import Doc, DocBin, Span
 
 from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
-from zhner.io import atomic_open, output_dir, read_jsonl_lines, read_splits, unreadable, write_jsonl, write_text
+from zhner.io import atomic_open, corrected_files, output_dir, read_jsonl_lines, read_splits, write_jsonl, write_text
 from zhner.nlp import load_pipeline
 from zhner.schemas import SPLITS, check_spans, raise_if_outside, row_meta
 
@@ -127,19 +127,6 @@ class ConvertSummary:
 
 
 # --- reading -----------------------------------------------------------------------------
-
-
-def discover(inputs: Sequence[Path]) -> list[Path]:
-    """The JSONL files given, directories searched for *.jsonl, in a stable order."""
-    files: list[Path] = []
-    for path in map(Path, inputs):
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*.jsonl") if p.is_file())
-        elif path.exists():
-            files.append(path)
-        else:
-            raise unreadable(path)
-    return files
 
 
 def read_records(path: Path, scheme: LabelScheme) -> Iterator[Source]:
@@ -325,7 +312,7 @@ def _convert(
     """Read, check and align every record; the DocBins by split, and the summary of what was done."""
     scheme = load_labels(labels_path)
     article_split = read_splits(splits).split_of()
-    files = discover(inputs)
+    files = corrected_files(inputs)  # every round's pulls when given their folder
     summary = ConvertSummary(policy=misaligned, model=printable(model), files=[printable(f) for f in files])
 
     latest: dict[str, Source] = {}

@@ -89,27 +89,34 @@ class CorrectionsReport:
         }
 
 
-def corrections(*, path: Path, annotators: Iterable[str] = ()) -> CorrectionsReport:
-    """Tally, per label and per annotator, what happened to each pre-annotated span."""
+def tally(tasks: Iterable[Task], annotators: Iterable[str] = ()) -> CorrectionsReport:
+    """Tally, per label and per annotator, what happened to each pre-annotated span of `tasks`."""
     wanted = set(annotators)
     report = CorrectionsReport(records=0)
-    for task in read_jsonl(path, Task):
+    for task in tasks:
         who = task.meta.annotator or "(collaborative)"
         if wanted and who not in wanted:
             continue
         report.records += 1
         pre = [s.as_triple() for s in task.meta.spans]
-        for tally in (report.total, report.by_annotator[who]):
-            tally.pre += len(pre)
-            tally.final += len(task.label)
+        for t in (report.total, report.by_annotator[who]):
+            t.pre += len(pre)
+            t.final += len(task.label)
         for _, _, label in pre:
             report.by_label[label].pre += 1
         for _, _, label in task.label:
             report.by_label[label].final += 1
         for category, p, q in classify(pre, task.label):
             label = p[2] if p is not None else q[2]  # type: ignore[index]
-            for tally in (report.total, report.by_annotator[who], report.by_label[label]):
-                setattr(tally, category, getattr(tally, category) + 1)
+            for t in (report.total, report.by_annotator[who], report.by_label[label]):
+                setattr(t, category, getattr(t, category) + 1)
+    return report
+
+
+def corrections(*, path: Path, annotators: Iterable[str] = ()) -> CorrectionsReport:
+    """Tally what happened to each pre-annotated span of a pulled corrections file."""
+    wanted = set(annotators)
+    report = tally(read_jsonl(path, Task), wanted)
     if report.records == 0:
         raise fail("E318", path=path, reason="no corrected records" + (f" by {', '.join(sorted(wanted))}" if wanted else ""))
     return report

@@ -171,6 +171,23 @@ def unreadable(path: Path, err: OSError | None = None) -> ZhnerError:
     return fail("E011", path=path, action="read it", reason=err.strerror if err else "unknown error")
 
 
+REJECTED_SUFFIX = ".rejected.jsonl"  # what `zhner doccano pull` refused, beside each pull: not records
+
+
+def corrected_files(inputs: Iterable[Path]) -> list[Path]:
+    """The JSONL files given, folders searched for *.jsonl in a stable order; the `.rejected.jsonl`
+    lists beside pulls are left out, so a folder of pulls reads as the corrections it holds."""
+    files: list[Path] = []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.jsonl") if p.is_file() and not p.name.endswith(REJECTED_SUFFIX))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise unreadable(path)
+    return files
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """The lines of a UTF-8 file with their numbers; a line that is not UTF-8 raises E010 (file and line).
 

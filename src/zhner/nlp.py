@@ -26,6 +26,7 @@ from zhner.schemas import Span, check_spans
 
 PATTERN_SPANS_KEY = "zhner_patterns"  # doc.spans key under which the pattern component keeps its matches
 ENT_SCORES_KEY = "zhner_ent_scores"  # doc.user_data key of the NER entities' probabilities (preannotate)
+ANALYSIS_KEY = "zhner_analysis_p"  # doc.user_data key of the beam's probability of the NER's whole analysis
 
 
 def load_pipeline(model: str | Path) -> Language:
@@ -71,6 +72,11 @@ def ent_score(doc: Doc, start_char: int, end_char: int, label: str) -> float | N
     if scores is None:
         return None
     return scores.get(f"{start_char}:{end_char}:{label}", 0.0)
+
+
+def analysis_score(doc: Doc) -> float | None:
+    """The beam's probability of the NER's analysis of the doc (exactly its entities); None when not computed."""
+    return doc.user_data.get(ANALYSIS_KEY)
 
 
 def doc_spans(

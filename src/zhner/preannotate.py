@@ -21,7 +21,7 @@ from zhner.doccano_settings import load_settings
 from zhner.errors import fail
 from zhner.interrupt import child_pids, kill, raise_if_interrupted
 from zhner.io import check_writable, read_jsonl_lines, write_jsonl
-from zhner.nlp import check_offsets, doc_spans, load_pipeline, model_id
+from zhner.nlp import analysis_score, check_offsets, doc_spans, load_pipeline, model_id
 from zhner.schemas import Segment, Task, TaskMeta, task_problem, text_sha1
 
 
@@ -65,6 +65,7 @@ def _tasks(
                 meta=TaskMeta(
                     segment_id=segment.id, article_id=segment.article_id, text_sha1=text_sha1(segment.text),
                     model=summary.model, model_version=summary.model_version, spans=spans,
+                    confidence=analysis_score(doc),
                 ),
             )
     except BaseException:  # an error, or the writer stopped (GeneratorExit): the workers end here
@@ -111,6 +112,7 @@ def preannotate(
     force: bool = False,
     mapping: str = "ontonotes",
     scores: bool = True,
+    all_scores: bool = False,
     batch_size: int = 64,
     n_process: int = 1,
     labels: Path | None = None,
@@ -120,6 +122,8 @@ def preannotate(
     """Pre-annotate every segment of `segments` and write one Doccano task per segment to `out`.
 
     `max_chars` is the longest text push takes (default: sync.max_segment_chars of configs/doccano.yml).
+    `all_scores` beam-scores every segment, not only those with a model entity, and records the
+    probability of the model's analysis of each (meta.confidence), which uncertainty sampling ranks by.
     """
     out = Path(out)
     check_writable(out, force)
@@ -131,7 +135,7 @@ def preannotate(
     items = [segment for _, segment in numbered]
     nlp = load_pipeline(model)
     if scores:
-        confidence.add_scorer(nlp, batch_size)
+        confidence.add_scorer(nlp, batch_size, all_docs=all_scores)
     name, version = model_id(nlp)
     summary = Summary(out=out, model=name, model_version=version)
     tasks = _tasks(nlp, items, scheme=scheme, mapping=mapping, summary=summary, batch_size=batch_size,

@@ -92,6 +92,10 @@ class TaskMeta(Record):
     model: str | None = None
     model_version: str | None = None
     spans: list[Span] = Field(default_factory=list, description="the pre-annotations with source and score")
+    confidence: float | None = Field(
+        None, description="the beam's probability of the NER's analysis as a whole, exactly its entities "
+        "(where it set none: that there is none); preannotate --all-scores. `zhner next-batch` ranks by 1 - it"
+    )
     annotator: str | None = Field(None, description="Doccano user whose corrections `label` holds (set by pull)")
     doccano_id: int | None = Field(None, description="the Doccano example id (set by pull)")
 

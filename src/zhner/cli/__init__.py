@@ -9,5 +9,6 @@ from zhner.cli import doccano  # noqa: F401  (registers `zhner doccano ...`, `ag
 from zhner.cli import bootstrap, preannotate  # noqa: F401  (registers `zhner bootstrap`, `zhner preannotate`)
 from zhner.cli import apply  # noqa: F401  (registers `zhner apply`)
 from zhner.cli import loop  # noqa: F401  (registers `zhner doccano annotate-gold|round`, `zhner silver-export`)
+from zhner.cli import rounds  # noqa: F401  (registers `zhner next-batch`, `zhner rounds`)
 
 __all__ = ["app", "doccano_app"]

@@ -21,6 +21,8 @@ def preannotate_cli(
     out: Path = typer.Option(..., "--out", "-o", help="Task JSONL to write, e.g. annotations/tasks/NAME.jsonl."),
     mapping: str = typer.Option("ontonotes", "--mapping", help="Label mapping of configs/labels.yml for foreign labels."),
     scores: bool = typer.Option(True, "--scores/--no-scores", help="Score model entities with a small beam."),
+    all_scores: bool = typer.Option(False, "--all-scores", help="Beam-score every segment and record the "
+                                    "probability of the model's analysis (what `zhner next-batch` ranks uncertainty by)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Segments per nlp.pipe batch."),
     n_process: int = typer.Option(1, "--n-process", "-j", min=1, help="Worker processes."),
     max_chars: int = typer.Option(
@@ -34,7 +36,7 @@ def preannotate_cli(
         task = bar.add_task("Pre-annotating", total=total)
         summary = preannotate(
             segments=segments, model=model, out=out, force=force, mapping=mapping, scores=scores,
-            batch_size=batch_size, n_process=n_process, max_chars=max_chars,
+            all_scores=all_scores, batch_size=batch_size, n_process=n_process, max_chars=max_chars,
             on_batch=lambda n: bar.advance(task, n),
         )
     labels = ", ".join(f"{k} {v}" for k, v in sorted(summary.labels.items())) or "none"
