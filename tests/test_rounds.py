@@ -18,6 +18,7 @@ from zhner import rounds
 from zhner.cli import app
 from zhner.demo.annotator import segment_id_of
 from zhner.convert import convert
+from zhner.doccano.projects import find_work_project
 from zhner.doccano.sync import connect, pull, push
 from zhner.errors import ZhnerError
 from zhner.io import read_jsonl, write_jsonl, write_splits
@@ -249,7 +250,7 @@ def test_a_second_round_pushes_only_new_segments_and_leaves_the_first_alone(
     # alice corrects round 1: she deletes every pre-annotation of it and marks one date of her own
     pre = project_spans(doccano, project, "alice")
     with connect(doccano.annotator_conn("alice")) as gw:
-        proj = gw.find_project(project)
+        proj = find_work_project(gw, project, "alice")  # her queue (individual mode: one project per annotator)
         date = next(t.id for t in gw.span_types(proj.id) if t.text == "DATE")
         for ex in gw.examples(proj.id):
             if segment_id_of(ex) in one.entry.segments:
