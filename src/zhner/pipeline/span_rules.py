@@ -114,7 +114,8 @@ def _overlaps(a: Triple, b: Triple) -> bool:
 
 def prefer_patterns(ents: Iterable[Triple], patterns: Iterable[Triple], labels: Iterable[str]) -> list[Triple]:
     """The pattern spans of `labels`, then every entity that does not overlap them."""
-    wins = [p for p in patterns if p[2] in set(labels)]
+    keep = set(labels)
+    wins = [p for p in patterns if p[2] in keep]
     wins = [p for i, p in enumerate(wins) if not any(_overlaps(p, q) for q in wins[:i])]
     return sorted(wins + [e for e in ents if not any(_overlaps(e, w) for w in wins)])
 
@@ -178,9 +179,8 @@ def apply_rules(text: str, ents: Iterable[Triple], rules: CompiledRules) -> list
             _stretch_date(text, span, rules, lo, hi)
         if span[2] == "ORG" and cfg.org.enabled and text[span[0]] in cfg.org.strip_prefixes and span[1] - span[0] > 2:
             span[0] += 1
-    work = kept
     out: list[tuple[list, Triple]] = []
-    for span, origin in work:
+    for span, origin in kept:
         prev = out[-1][0] if out else None
         if prev and cfg.date.enabled and _joined(text, prev, span, "DATE", cfg.date.range_joiners, adjacent=False):
             prev[1] = span[1]
@@ -231,9 +231,16 @@ class SpanRulesComponent:
     def __init__(self, name: str, *, patterns_dir: str | None = None):
         self.name = name
         self.patterns_dir = Path(patterns_dir) if patterns_dir else default_patterns_dir()
+        self._rules: CompiledRules | None = None  # loaded on first use: from_disk may point elsewhere first
+
+    @property
+    def rules(self) -> CompiledRules:
+        if self._rules is None:  # once, not a path resolution per doc
+            self._rules = load_rules(self.patterns_dir)
+        return self._rules
 
     def __call__(self, doc: Doc) -> Doc:
-        rules = load_rules(self.patterns_dir)
+        rules = self.rules
         patterns = [(s.start_char, s.end_char, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])]
         ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
         ents = prefer_patterns(ents, patterns, rules.file.pattern_wins)
@@ -271,4 +278,5 @@ class SpanRulesComponent:
 
     def from_disk(self, path: Path | str, *, exclude: Iterable[str] = ()) -> "SpanRulesComponent":
         self.patterns_dir = Path(path)
+        self._rules = None
         return self
