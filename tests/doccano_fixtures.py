@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from doccano_helpers import (
-    ANNOTATORS, LocalServer, PlainServer, Postgres, local_postgres, plain_doccano, require_doccano, require_postgres,
+    START_TIMEOUT_S, ANNOTATORS, LocalServer, PlainServer, Postgres, local_postgres, plain_doccano, require_doccano, require_postgres,
 )  # fmt: skip
 from zhner.doccano import server
 from zhner.doccano.sync import add_user
@@ -18,7 +18,7 @@ def _serve(home, database: str | None = None) -> LocalServer:
         server.install(venv=venv, postgresql=True)
     creds = server.init(venv=venv, home=home, admin_username="admin", database=database)
     port = server.free_port()
-    st = server.start(venv=venv, home=home, port=port, workers=2)
+    st = server.start(venv=venv, home=home, port=port, workers=2, timeout=START_TIMEOUT_S)
     srv = LocalServer(st.url, home, venv, creds.username, creds.password, port)
     for name, password in ANNOTATORS.items():
         add_user(conn=srv.conn(), username=name, password=password)

@@ -21,6 +21,9 @@ from zhner.schemas import Span, Task, TaskMeta
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("ZHNER_DOCCANO_VENV") or REPO / ".doccano" / "venv")
 ANNOTATORS = {"alice": "alice-Secret-1", "bob": "bob-Secret-2"}
+# How long a test waits for a server to answer (web and Celery). Longer than the CLI's 120 s default: CI runs
+# beside other jobs, and on a loaded 2-core machine Celery's first health answer has taken more than 120 s.
+START_TIMEOUT_S = 360
 
 
 @dataclass
@@ -40,7 +43,7 @@ class LocalServer:
 
     def restart(self) -> None:
         server.stop(home=self.home)
-        server.start(venv=self.venv, home=self.home, port=self.port, workers=2)
+        server.start(venv=self.venv, home=self.home, port=self.port, workers=2, timeout=START_TIMEOUT_S)
 
 
 def require_doccano() -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from doccano_helpers import ANNOTATORS, LocalServer, Postgres, make_task, require_doccano, write_tasks
+from doccano_helpers import START_TIMEOUT_S, ANNOTATORS, LocalServer, Postgres, make_task, require_doccano, write_tasks
 from zhner.cli import app
 from zhner.doccano import server
 from zhner.doccano.projects import layout
@@ -82,7 +82,7 @@ def test_move_sqlite_to_postgresql_loses_nothing(postgres: Postgres, tmp_path: P
     venv = require_doccano()
     home = tmp_path / "home"
     creds = server.init(venv=venv, home=home)
-    st = server.start(venv=venv, home=home, port=server.free_port(), workers=1)
+    st = server.start(venv=venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
     conn = Connection(url=st.url, username=creds.username, password=creds.password, home=home, venv=venv)
     try:
         for name, password in ANNOTATORS.items():
@@ -108,7 +108,7 @@ def test_move_sqlite_to_postgresql_loses_nothing(postgres: Postgres, tmp_path: P
     res = CliRunner().invoke(app, ["doccano", "move-db", "--to", url, "--home", str(home), "--venv", str(venv)])
     assert res.exit_code == 0, res.output
     assert "examples.example 60" in res.output and "labels.span 59" in res.output  # 2 queues × 30, one span deleted
-    st = server.start(venv=venv, home=home, port=server.free_port(), workers=1)
+    st = server.start(venv=venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
     conn = Connection(url=st.url, username=creds.username, password=creds.password, home=home, venv=venv)
     try:
         assert web_env(home)["DATABASE_URL"].startswith("postgresql://")

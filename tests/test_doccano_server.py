@@ -9,7 +9,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from doccano_helpers import LocalServer
+from doccano_helpers import START_TIMEOUT_S, LocalServer
 from zhner.cli import app
 from zhner.doccano import server
 
@@ -62,7 +62,7 @@ def test_admin_password_that_starts_with_a_dash(doccano: LocalServer, tmp_path: 
     creds = server.init(venv=doccano.venv, home=tmp_path / "home", admin_password="-dash-First-9")
     assert creds.password == "-dash-First-9"
     port = server.free_port()
-    st = server.start(venv=doccano.venv, home=tmp_path / "home", port=port, workers=1)
+    st = server.start(venv=doccano.venv, home=tmp_path / "home", port=port, workers=1, timeout=START_TIMEOUT_S)
     try:
         resp = httpx.post(f"{st.url}/v1/auth/login/", json={"username": "admin", "password": "-dash-First-9"})
         assert resp.status_code == 200 and resp.json()["key"]

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from doccano_helpers import ANNOTATORS, LocalServer, make_task, require_doccano, write_tasks
+from doccano_helpers import START_TIMEOUT_S, ANNOTATORS, LocalServer, make_task, require_doccano, write_tasks
 from zhner.cli import app
 from zhner.doccano import server
 from zhner.doccano.projects import layout
@@ -177,7 +177,7 @@ def test_home_is_private_across_serve_push_and_restart(doccano: LocalServer) -> 
     (home / "logs" / "old.log").chmod(0o644)
     try:
         creds = server.init(venv=venv, home=home)
-        st = server.start(venv=venv, home=home, port=server.free_port(), workers=1)
+        st = server.start(venv=venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
         conn = Connection(url=st.url, username=creds.username, password=creds.password, home=home, venv=venv)
         add_user(conn=conn, username="alice", password=ANNOTATORS["alice"])
         with Watcher(home) as watch:
@@ -199,7 +199,7 @@ def test_home_is_private_across_serve_push_and_restart(doccano: LocalServer) -> 
             for name in ("db.sqlite3", "admin.json", "secret_key", "run/server.json"):
                 assert read_as_nobody(home / name).returncode != 0, name  # ...but nothing in the home
         server.stop(home=home)
-        server.start(venv=venv, home=home, port=server.free_port(), workers=1)
+        server.start(venv=venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
         assert server.secret_key(home) == key and web_environ(home)["SECRET_KEY"] == key  # stable
         assert loose_entries(home) == []
     finally:
