@@ -11,32 +11,13 @@ from wasabi import table
 from zhner.agreement import agreement
 from zhner.annotators import annotator_report
 from zhner.cli._app import app, doccano_app, handle_errors
+from zhner.cli._doccano_options import HOME, PASSWORD, URL, USER, VENV, doccano_connection, doccano_paths
 from zhner.console import msg, progress
 from zhner.corrections import CATEGORIES, corrections
 from zhner.doccano import routing, server, sync
 from zhner.doccano.move_db import move_database
 from zhner.doccano_settings import load_settings
 from zhner.io import check_writable, write_json, write_jsonl
-
-HOME = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml.")
-VENV = typer.Option(None, "--venv", help="Doccano's own virtual environment; default .doccano/venv.")
-URL = typer.Option(None, "--url", envvar="ZHNER_DOCCANO_URL", help="Server URL; default: the local server.")
-USER = typer.Option(None, "--username", envvar="ZHNER_DOCCANO_USERNAME", help="Doccano user (default: local admin).")
-PASSWORD = typer.Option(None, "--password", envvar="ZHNER_DOCCANO_PASSWORD", help="Its password.", show_default=False)
-
-
-def _paths(home: Path | None, venv: Path | None) -> tuple[Path, Path]:
-    cfg = load_settings().server
-    return (home.absolute() if home else cfg.home_path()), (venv.absolute() if venv else cfg.venv_path())
-
-
-def _conn(home: Path | None, venv: Path | None, url: str | None, username: str | None, password: str | None):
-    home_p, venv_p = _paths(home, venv)
-    timeout = load_settings().sync.http_timeout_s
-    return sync.local_connection(
-        home=home_p, venv=venv_p, url=url, username=username, password=password, timeout=timeout
-    )
-
 
 @doccano_app.command("install")
 @handle_errors
@@ -45,7 +26,7 @@ def install_cli(
     postgresql: bool = typer.Option(False, "--postgresql", help="Also the PostgreSQL driver (requirements/doccano-postgresql.txt)."),
 ) -> None:  # fmt: skip
     """Install Doccano 1.8.4 into its own venv, pinned by requirements/doccano.txt (idempotent)."""
-    _, venv_p = _paths(None, venv)
+    _, venv_p = doccano_paths(None, venv)
     changed = server.install(venv=venv_p, force=force, postgresql=postgresql)
     msg.good(f"Doccano {'installed' if changed else 'already installed'} in {venv_p}")
 
@@ -61,7 +42,7 @@ def serve_cli(
 ) -> None:  # fmt: skip
     """Install if needed, init the database and admin, start web server and worker on 127.0.0.1."""
     cfg = load_settings().server
-    home_p, venv_p = _paths(home, venv)
+    home_p, venv_p = doccano_paths(home, venv)
     database = database_url or cfg.database()
     server.install(venv=venv_p, postgresql=server.is_postgres(database or server.database_url(home_p)))
     creds = server.init(venv=venv_p, home=home_p, admin_username=cfg.admin_username, database=database)
@@ -81,7 +62,7 @@ def move_db_cli(
     home: Path = HOME, venv: Path = VENV,
 ) -> None:  # fmt: skip
     """Move the (stopped) local server's SQLite data to PostgreSQL; the SQLite file stays as a backup."""
-    home_p, venv_p = _paths(home, venv)
+    home_p, venv_p = doccano_paths(home, venv)
     result = move_database(venv=venv_p, home=home_p, to=to)
     msg.good(f"moved {sum(result.rows.values())} rows to {result.target}; the home uses it from now on")
     msg.text(", ".join(f"{k} {v}" for k, v in sorted(result.rows.items())))
@@ -92,7 +73,7 @@ def move_db_cli(
 @handle_errors
 def stop_cli(home: Path = HOME) -> None:
     """Stop the web server and worker started by `serve` (by their recorded pids)."""
-    home_p, _ = _paths(home, None)
+    home_p, _ = doccano_paths(home, None)
     stopped = server.stop(home=home_p)
     msg.good(f"stopped {', '.join(f'{k} (pid {v})' for k, v in stopped.items())}" if stopped else "nothing was running")
 
@@ -101,7 +82,7 @@ def stop_cli(home: Path = HOME) -> None:
 @handle_errors
 def status_cli(home: Path = HOME) -> None:
     """Say whether the local server runs and is healthy (exit code 1 when not)."""
-    home_p, _ = _paths(home, None)
+    home_p, _ = doccano_paths(home, None)
     st = server.status(home=home_p)
     if st.healthy:
         msg.good(f"Doccano is healthy at {st.url} (pids {st.pids}); data in {home_p}")
@@ -121,7 +102,7 @@ def adduser_cli(
     """Create an annotator account (as the admin)."""
     generated = new_password is None
     new_password = new_password or secrets.token_urlsafe(12)
-    uid, created = sync.add_user(conn=_conn(home, venv, url, username, password), username=new_username,
+    uid, created = sync.add_user(conn=doccano_connection(home, venv, url, username, password), username=new_username,
                                  password=new_password)  # fmt: skip
     if not created:
         # its password is the one it was made with: printing the unused new one would lock the annotator out
@@ -159,7 +140,7 @@ def push_cli(
     with progress() as bar:
         job = bar.add_task("uploading", total=None)
         result = sync.push(
-            tasks_path=tasks, project=project, conn=_conn(home, venv, url, username, password),
+            tasks_path=tasks, project=project, conn=doccano_connection(home, venv, url, username, password),
             annotators=annotator, approvers=approver, collaborative=collaborative,
             grapheme_mode=cfg.project.grapheme_mode, allow_overlapping=cfg.project.allow_overlapping,
             batch_size=cfg.sync.batch_size, max_chars=max_chars or cfg.sync.max_segment_chars,
@@ -196,7 +177,7 @@ def pull_cli(
     """Pull corrections to OUT/PROJECT-<timestamp>.jsonl, checking every span; honeypots beside it."""
     routing_file = _assignments(assignments, project)
     result = sync.pull(
-        project=project, conn=_conn(home, venv, url, username, password), out_dir=out, approved=approved,
+        project=project, conn=doccano_connection(home, venv, url, username, password), out_dir=out, approved=approved,
         annotators=annotator, task_timeout=load_settings().sync.task_timeout_s,
         assignments=routing_file if routing_file.exists() else None,
     )  # fmt: skip

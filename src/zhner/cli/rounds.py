@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from zhner.cli._app import app, handle_errors
-from zhner.cli.doccano import HOME, PASSWORD, URL, USER, VENV, _conn
+from zhner.cli._doccano_options import HOME, PASSWORD, URL, USER, VENV, doccano_connection
 from zhner.console import msg
 from zhner.errors import printable
 from zhner.io import check_writable, write_json, write_text
@@ -48,7 +48,7 @@ def next_batch_cli(
     r = next_batch(
         project=project, segments=segments, splits=splits, model=chosen_model, size=size, strategy=strategy,
         unit=unit, seed=seed, pool_splits=pool_split, annotated=annotated, ledger=ledger, out=out,
-        conn=_conn(home, venv, url, username, password) if push else None, annotators=annotator,
+        conn=doccano_connection(home, venv, url, username, password) if push else None, annotators=annotator,
         heldout=heldout, force=force, log=msg.info,
     )  # fmt: skip
     e = r.entry
