@@ -111,6 +111,14 @@ def test_articles_jsonl_and_text_lines_are_inputs_too(ner_pipeline, tmp_path):
     assert summary.shards == 2 and all(e.score is None for d in docs for e in d.entities)  # --no-scores
 
 
+def test_text_files_of_the_same_name_in_two_folders_give_distinct_ids(ner_pipeline, tmp_path):
+    for month in ("2024-01", "2024-02"):
+        (tmp_path / "archive" / month).mkdir(parents=True)
+        (tmp_path / "archive" / month / "news.txt").write_text(f"{TEXTS[0]}\n", encoding="utf-8")
+    apply(model=ner_pipeline, inputs=[tmp_path / "archive"], out=tmp_path / "out", scores=False)
+    assert [d.id for d in records(tmp_path / "out")] == ["2024-01/news.txt:1", "2024-02/news.txt:1"]
+
+
 def test_a_pool_of_two_processes_equals_the_local_run(segments, reference, ner_pipeline, tmp_path):
     out = tmp_path / "pool"
     summary = apply(model=ner_pipeline, inputs=[segments], out=out, shard_size=5, n_process=2)

@@ -60,6 +60,7 @@ class ShardInput:
     kind: str
     first_line: int
     data: bytes
+    name: str = ""  # what a text file's lines are called in their ids (NAME:LINE); see document_names
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,20 @@ def _scan(path: Path, shard_size: int, first_index: int) -> Iterator[Shard]:
         yield Shard(index, resolved, first, lineno, start, pos, records, digest.hexdigest())
 
 
-def shard_inputs(shards: Iterable[Shard]) -> Iterator[ShardInput]:
+def document_names(files: Iterable[Path]) -> dict[str, str]:
+    """Each input's name in the ids of its lines: its base name, or, when two inputs share one
+    (2024-01/news.txt, 2024-02/news.txt), its path below their common folder, so that ids never collide."""
+    resolved = [str(Path(f).resolve()) for f in files]
+    names = {p: os.path.basename(p) for p in resolved}
+    if len(set(names.values())) < len(names):
+        root = os.path.commonpath([os.path.dirname(p) for p in resolved])
+        names = {p: os.path.relpath(p, root) for p in resolved}
+    return names
+
+
+def shard_inputs(shards: Iterable[Shard], names: dict[str, str] | None = None) -> Iterator[ShardInput]:
     """Each shard's bytes, read when a worker is ready for it (the archive never sits in memory)."""
+    names = names or {}
     for shard in shards:
         with open(shard.path, "rb") as f:
             f.seek(shard.start)
@@ -135,7 +148,8 @@ def shard_inputs(shards: Iterable[Shard]) -> Iterator[ShardInput]:
         if hashlib.sha256(data).hexdigest() != shard.sha256:
             raise fail("E011", path=shard.path, action=f"read lines {shard.first_line}-{shard.last_line}",
                        reason="the file changed during the run")
-        yield ShardInput(shard.index, printable(shard.path), shard.kind, shard.first_line, data)
+        yield ShardInput(shard.index, printable(shard.path), shard.kind, shard.first_line, data,
+                         names.get(shard.path) or os.path.basename(shard.path))
 
 
 # -- the output folder ------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def apply(
         for shard in todo:  # an old marker must not vouch for an output this run replaces
             plans.marker_path(out, shard).unlink(missing_ok=True)
         plans.write_manifest(out, job, shards, done, complete=False, engine=engine)
-        outputs = _outputs(engine, plans.shard_inputs(todo), spec, n_process=n_process, workers=workers,
+        outputs = _outputs(engine, plans.shard_inputs(todo, plans.document_names(files)), spec, n_process=n_process, workers=workers,
                            scheduler=scheduler, dashboard=dashboard, summary=summary, on_cluster=on_cluster)
         _write(outputs, out, {s.index: s for s in todo}, job, summary, done, on_progress)
         summary.seconds = time.perf_counter() - started

@@ -137,8 +137,7 @@ def read_documents(task: ShardInput, max_length: int) -> Iterator[Document]:
         if not line.strip():
             continue
         if task.kind == "text":
-            name = os.path.basename(task.path)
-            document = Document(id=f"{name}:{lineno}", text=line.rstrip("\r"))
+            document = Document(id=f"{task.name or os.path.basename(task.path)}:{lineno}", text=line.rstrip("\r"))
         else:
             document = parse_jsonl_line(task.path, lineno, line, Document)
         if len(document.text) > max_length:
