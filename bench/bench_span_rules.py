@@ -28,7 +28,7 @@ from zhner.schemas import Task
 from zhner.scoring import Ent, score
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("pattern_wins", "date", "quantity", "gpe", "org")
+FAMILIES = ("pattern_wins", "date", "quantity", "gpe", "org", "loc")
 
 
 def switched_off(rules: CompiledRules, families: set[str]) -> CompiledRules:
@@ -40,10 +40,12 @@ def switched_off(rules: CompiledRules, families: set[str]) -> CompiledRules:
     return dataclasses.replace(rules, file=rules.file.model_copy(update=update))
 
 
-def run(model: Path, dev: Path) -> dict:
+def run(model: Path, dev: Path, rules_dir: Path | None = None) -> dict:
     tasks = list(read_jsonl(dev, Task))
     nlp = spacy.load(model, exclude=["zhner_span_rules"])
-    rules = load_rules(model / "zhner_span_rules") if (model / "zhner_span_rules").is_dir() else load_rules()
+    if rules_dir is None and (model / "zhner_span_rules").is_dir():
+        rules_dir = model / "zhner_span_rules"
+    rules = load_rules(rules_dir)
     started = time.perf_counter()
     found = []
     for doc in nlp.pipe([t.text for t in tasks], batch_size=64):
@@ -79,9 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "zh_news_base")
     parser.add_argument("--dev", type=Path, default=ROOT / "annotations" / "gold" / "dev_news.jsonl")
+    parser.add_argument("--rules", type=Path, default=None,
+                        help="folder of span_rules.yml (default: the model's own, else configs/patterns)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bench_span_rules.json")
     args = parser.parse_args()
-    results = run(args.model, args.dev)
+    results = run(args.model, args.dev, args.rules)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"{results['model']} on {results['sentences']} dev sentences ({results['dev']})\n")

@@ -11,7 +11,8 @@ import spacy
 import yaml
 
 from zhner.errors import ZhnerError
-from zhner.nlp import ENT_SCORES_KEY
+from zhner.config import load_labels
+from zhner.nlp import ENT_SCORES_KEY, doc_spans
 from zhner.pipeline.span_rules import apply_rules, load_rules, prefer_patterns
 
 RULES = load_rules()
@@ -41,6 +42,7 @@ def after_rules(text: str, *ents: tuple[str, str], rules=RULES) -> list[tuple[st
         ("6月底完成", [("6月", "DATE")], [("6月底", "DATE")]),
         ("8日晚在北京", [("8日", "DATE")], [("8日晚", "DATE")]),
         ("8日晚会上", [("8日", "DATE")], [("8日", "DATE")]),
+        ("工程将完成于6月底", [("6月", "DATE")], [("6月底", "DATE")]),  # at the end of the text too
         ("1月14日上午11时", [("1月14日上午11时", "DATE")], [("1月14日上午", "DATE")]),
         # a range is one DATE; 从4月份开始到年底 stays two
         ("今年10月12日至19日举行", [("今年10月12日", "DATE"), ("19日", "DATE")], [("今年10月12日至19日", "DATE")]),
@@ -77,6 +79,44 @@ def test_date_rules_follow_the_guidelines(text, ents, expected):
 )
 def test_quantity_place_and_organisation_rules(text, ents, expected):
     assert after_rules(text, *ents) == expected
+
+
+@pytest.mark.parametrize(
+    "text, ents, expected",
+    [
+        # facilities, palaces used as venues and estates are LOC, whoever called them ORG or GPE
+        ("在新疆人民会堂举行团拜会", [("新疆人民会堂", "ORG")], [("新疆人民会堂", "LOC")]),
+        ("建邦华庭实景园区", [("建邦华庭", "ORG")], [("建邦华庭", "LOC")]),
+        ("参观西藏博物馆", [("西藏博物馆", "GPE")], [("西藏博物馆", "LOC")]),
+        ("故宫博物院发布公告", [("故宫博物院", "ORG")], [("故宫博物院", "ORG")]),  # an organisation's head
+        ("北京市委召开会议", [("北京市委", "ORG")], [("北京市委", "ORG")]),
+        # place + 地区 marks the place; a region without a government is LOC
+        ("东北地区市场潜力大", [("东北地区", "GPE")], [("东北", "LOC")]),
+        ("西藏地区", [("西藏地区", "GPE")], [("西藏", "GPE")]),
+        ("欧洲和亚洲", [("欧洲", "GPE"), ("亚洲", "LOC")], [("欧洲", "LOC"), ("亚洲", "LOC")]),
+        # a road after a place is one LOC with its number; 路透社 and 街头 are other words
+        ("长江中路两侧", [("长江", "LOC")], [("长江中路", "LOC")]),
+        ("家住北京路18号的老人", [("北京", "GPE")], [("北京路18号", "LOC")]),
+        ("美国路透社报道", [("美国", "GPE")], [("美国", "GPE")]),
+        ("伦敦街头", [("伦敦", "GPE")], [("伦敦", "GPE")]),
+        ("搬到上海路", [("上海", "GPE")], [("上海路", "LOC")]),  # at the end of the text
+        # ring roads are LOC where no entity covers them
+        ("南2环中海紫御公馆推新", [], [("南2环", "LOC")]),
+        ("东三环和乔丽致", [("东三环", "GPE")], [("东三环", "LOC")]),
+    ],
+)
+def test_location_rules(text, ents, expected):
+    assert after_rules(text, *ents) == expected
+
+
+def test_a_ring_road_added_by_a_rule_is_a_pattern_span_with_score_one():
+    nlp = spacy.blank("zh")
+    nlp.add_pipe("zhner_span_rules")
+    doc = nlp.make_doc("南2环中海紫御公馆推新")
+    doc.user_data[ENT_SCORES_KEY] = {}
+    doc = nlp.get_pipe("zhner_span_rules")(doc)
+    spans = doc_spans(doc, load_labels(), "ontonotes")
+    assert [(doc.text[s.start : s.end], s.label, s.source, s.score) for s in spans] == [("南2环", "LOC", "pattern", 1.0)]
 
 
 def test_a_stretched_date_never_swallows_the_next_entity():

@@ -58,6 +58,17 @@ class OrgRules(Strict):
     heads: list[str] = Field(default_factory=list)
 
 
+class LocRules(Strict):
+    enabled: bool = True
+    head_lists: list[str] = Field(default_factory=list, description="lists of lexicon.yml whose words are heads")
+    heads: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    trim_suffixes: list[str] = Field(default_factory=list)
+    road: str = "(?!)"
+    road_not_before: str = ""
+    ring_road: str = "(?!)"
+
+
 class SpanRulesFile(Strict):
     """configs/patterns/span_rules.yml."""
 
@@ -66,6 +77,7 @@ class SpanRulesFile(Strict):
     quantity: QuantityRules
     gpe: GpeRules
     org: OrgRules
+    loc: LocRules = Field(default_factory=lambda: LocRules(enabled=False))
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,9 @@ class CompiledRules:
     units: frozenset[str]
     trailers: tuple[str, ...]  # longest first
     org_heads: tuple[str, ...]  # longest first
+    loc_heads: tuple[str, ...]  # longest first
+    road: re.Pattern[str]
+    ring_road: re.Pattern[str]
 
 
 @lru_cache(maxsize=8)
@@ -85,16 +100,22 @@ def _compiled(patterns_dir: str) -> CompiledRules:
     rules: SpanRulesFile = load_file(base / FILE, SpanRulesFile)
     units = load_file(base / "regex.yml", RegexFile).lists.get("UNIT", [])
     lexicon = load_file(base / "lexicon.yml", LexiconFile).model_dump()
-    heads = set(rules.org.heads)
-    for name in rules.org.head_lists:
-        if name not in lexicon:
-            raise fail("E005", path=base / FILE, reason=f"org.head_lists: lexicon.yml has no list {name!r}")
-        heads.update(lexicon[name])
+
+    def heads(family: str, words: list[str], lists: list[str]) -> tuple[str, ...]:
+        found = set(words)
+        for name in lists:
+            if name not in lexicon:
+                raise fail("E005", path=base / FILE, reason=f"{family}.head_lists: lexicon.yml has no list {name!r}")
+            found.update(lexicon[name])
+        return tuple(sorted(found, key=len, reverse=True))
+
     return CompiledRules(
         file=rules, clock=re.compile(rules.date.clock_time), period=re.compile(rules.date.period),
         one_measure=re.compile(rules.quantity.one_measure), units=frozenset(units),
         trailers=tuple(sorted(rules.date.trailers, key=len, reverse=True)),
-        org_heads=tuple(sorted(heads, key=len, reverse=True)),
+        org_heads=heads("org", rules.org.heads, rules.org.head_lists),
+        loc_heads=heads("loc", rules.loc.heads, rules.loc.head_lists),
+        road=re.compile(rules.loc.road), ring_road=re.compile(rules.loc.ring_road),
     )
 
 
@@ -147,13 +168,18 @@ def _stretch_date(text: str, span: list, rules: CompiledRules, lo: int, hi: int)
     for _ in range(2):
         end = span[1]
         word = next((w for w in rules.trailers if text.startswith(w, end)), None)
-        if word is None or end + len(word) > hi or text[end + len(word) : end + len(word) + 1] in date.trailer_not_before.get(word, "\0"):
+        if word is None or end + len(word) > hi or _followed_by(text, end + len(word), date.trailer_not_before.get(word, "")):
             break
         span[1] = end + len(word)
     if rules.period.fullmatch(text[span[0] : span[1]]):
         prefix = next((p for p in date.period_prefixes if text[max(0, span[0] - len(p)) : span[0]] == p), None)
         if prefix and span[0] - len(prefix) >= lo:
             span[0] -= len(prefix)
+
+
+def _followed_by(text: str, pos: int, chars: str) -> bool:
+    """Whether the character at `pos` is one of `chars` (never at the end of the text)."""
+    return pos < len(text) and text[pos] in chars
 
 
 def _joined(text: str, left: list, right: list, label: str, joiners: Iterable[str], *, adjacent: bool) -> bool:
@@ -164,8 +190,8 @@ def _joined(text: str, left: list, right: list, label: str, joiners: Iterable[st
     return (adjacent and gap == "") or gap in joiners
 
 
-def apply_rules(text: str, ents: Iterable[Triple], rules: CompiledRules) -> list[tuple[Triple, Triple]]:
-    """The entities after the rules, each as (new span, the entity it came from)."""
+def apply_rules(text: str, ents: Iterable[Triple], rules: CompiledRules) -> list[tuple[Triple, Triple | None]]:
+    """The entities after the rules, each as (new span, the entity it came from; None for one a rule added)."""
     cfg = rules.file
     kept = []
     for ent in sorted(ents):
@@ -190,6 +216,8 @@ def apply_rules(text: str, ents: Iterable[Triple], rules: CompiledRules) -> list
             out.append((span, origin))
     if cfg.org.enabled:
         out = _org_heads(text, out, rules)
+    if cfg.loc.enabled:
+        out = _loc_rules(text, out, rules)
     return [((s, e, label), origin) for (s, e, label), origin in out]
 
 
@@ -215,6 +243,37 @@ def _org_heads(text: str, spans: list[tuple[list, Triple]], rules: CompiledRules
             if head:
                 span[1], span[2] = span[1] + len(head), "ORG"
     return out
+
+
+def _longest_suffix(words: str, heads: tuple[str, ...]) -> str:
+    """The longest of `heads` (longest first) that `words` ends with and is longer than; "" for none."""
+    return next((h for h in heads if len(words) > len(h) and words.endswith(h)), "")
+
+
+def _loc_rules(text: str, spans: list, rules: CompiledRules) -> list:
+    """Facilities, estates, regions, roads and ring roads as the guidelines mark them (LOC)."""
+    loc = rules.file.loc
+    for i, (span, _) in enumerate(spans):
+        words = text[span[0] : span[1]]
+        if span[2] in ("GPE", "LOC"):
+            suffix = next((t for t in loc.trim_suffixes if len(words) > len(t) and words.endswith(t)), None)
+            if suffix:  # place + 地区 marks only the place
+                span[1] -= len(suffix)
+                words = text[span[0] : span[1]]
+        if span[2] == "GPE" and (words in loc.regions or rules.ring_road.fullmatch(words)):
+            span[2] = "LOC"
+        # a facility's head wins over an organisation's only when it is the longer suffix (博物馆 vs 馆)
+        if span[2] in ("ORG", "GPE") and len(_longest_suffix(words, rules.loc_heads)) > len(_longest_suffix(words, rules.org_heads)):
+            span[2] = "LOC"
+        if span[2] in ("GPE", "LOC"):
+            limit = spans[i + 1][0][0] if i + 1 < len(spans) else len(text)
+            road = rules.road.match(text, span[1], limit)
+            if road and not _followed_by(text, road.end(), loc.road_not_before):
+                span[1], span[2] = road.end(), "LOC"
+    taken = [span for span, _ in spans]
+    added = [([m.start(), m.end(), "LOC"], None) for m in rules.ring_road.finditer(text)
+             if not any(m.start() < s[1] and s[0] < m.end() for s in taken)]
+    return sorted(spans + added, key=lambda pair: pair[0][:2]) if added else spans
 
 
 # -- the spaCy component -------------------------------------------------------------------------------
@@ -252,12 +311,18 @@ class SpanRulesComponent:
         return doc
 
     @staticmethod
-    def _carry(doc: Doc, result: list[tuple[Triple, Triple]], patterns: set[Triple]) -> None:
-        """A changed span keeps its origin's score and, for a pattern span, its source."""
+    def _carry(doc: Doc, result: list[tuple[Triple, Triple | None]], patterns: set[Triple]) -> None:
+        """A changed span keeps its origin's score and, for a pattern span, its source; a span a rule
+        added counts as a pattern span (score 1.0)."""
         scores = doc.user_data.get(ENT_SCORES_KEY)
         added = []
         for new, origin in result:
             if new == origin:
+                continue
+            if origin is None:
+                span = doc.char_span(new[0], new[1], label=new[2])
+                if span is not None:
+                    added.append(span)
                 continue
             if scores is not None:
                 key = "{}:{}:{}".format
