@@ -88,6 +88,12 @@ def spans_of(text: str) -> dict[str, str]:
         ("相机有1230万像素。", "1230万像素", "QUANTITY"),
         ("这位56岁的老人。", "56岁", "QUANTITY"),
         ("以65票通过。", "65票", "QUANTITY"),
+        # named organisations of business, sports and international news (leagues and clubs are ORG)
+        ("湖人击败凯尔特人。", "凯尔特人", "ORG"),
+        ("意甲三强出线。", "意甲", "ORG"),
+        ("证监会发布新规。", "证监会", "ORG"),
+        ("国家药监局加快审批。", "国家药监局", "ORG"),
+        ("汇丰旗下私人银行。", "汇丰", "ORG"),
     ],
 )
 def test_hard_case_is_one_span_with_its_label(sentence: str, expected: str, label: str) -> None:
@@ -118,6 +124,8 @@ def test_hard_case_is_one_span_with_its_label(sentence: str, expected: str, labe
         ("坚持每年表彰一批先进。", "每年"),
         ("球队3平2负。", "3平"),  # a one-digit 平 is a draw, not a floor area
         ("打折扣。", "折"),
+        ("入住一家三星级酒店。", "三星"),  # the brand's name inside another word
+        ("让人联想到过去。", "联想"),  # common words that are also brands are left to the model
     ],
 )
 def test_counter_example_is_not_an_entity(sentence: str, not_an_entity: str) -> None:
