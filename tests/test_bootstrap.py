@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import spacy
 import yaml
+from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from zhner.cli import app
@@ -96,6 +97,24 @@ def test_same_seed_same_model(built, tmp_path):
     assert "Held-out" in result.output
     first, second = spacy.load(out), spacy.load(tmp_path / "again")
     assert first.get_pipe("ner").to_bytes(exclude=["vocab"]) == second.get_pipe("ner").to_bytes(exclude=["vocab"])
+
+
+def test_silver_export_samples_the_extra_text_with_the_train_lines(built, tmp_path, monkeypatch):
+    _, config, work, _ = built
+    monkeypatch.setenv("ZHNER_CACHE", str(work))  # the build's caches: segmenter and teacher labels
+    runner = CliRunner()
+    res = runner.invoke(app, ["silver-export", "--config", str(config), "--limit", "0", "--out", str(tmp_path / "all.spacy")])
+    assert res.exit_code == 0, res.output
+    assert "520 silver docs (of 320 train lines and 200 extra lines)" in res.output.replace("\n", "")
+    res = runner.invoke(app, ["silver-export", "--config", str(config), "--limit", "0", "--no-extra-text",
+                              "--out", str(tmp_path / "pd.spacy")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    nlp = spacy.blank("zh")
+    both = list(DocBin().from_disk(tmp_path / "all.spacy").get_docs(nlp.vocab))
+    pd = list(DocBin().from_disk(tmp_path / "pd.spacy").get_docs(nlp.vocab))
+    assert (len(both), len(pd)) == (520, 320)
+    # the headlines come labelled (teacher's ORG/GPE/LOC, the pattern layer's DATE/QUANTITY), not as bare text
+    assert sum(len(d.ents) for d in both) > sum(len(d.ents) for d in pd) + 100
 
 
 def test_halfwidth_keeps_offsets():

@@ -82,13 +82,16 @@ def round_cli(
 @handle_errors
 def silver_export_cli(
     out: Path = typer.Option(Path("corpus/silver.spacy"), "--out", "-o", help="DocBin to write."),
-    limit: int = typer.Option(5000, "--limit", help="Lines to sample from bootstrap's train split (0: all)."),
+    limit: int = typer.Option(5000, "--limit", help="Lines to sample from bootstrap's train split and extra text (0: all)."),
     config: Path = typer.Option(None, "--config", "-c", help="Bootstrap settings (default: configs/bootstrap.yml)."),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite OUT."),
+    extra_text: bool = typer.Option(True, "--extra-text/--no-extra-text",
+                                    help="Sample the bootstrap's extra text (teacher.extra_text) too."),
 ) -> None:
-    """Silver People's Daily lines (bootstrap's train split, seeded sample) for configs/ner.cfg."""
+    """Silver lines the base was trained on (bootstrap's train split and extra text, seeded sample) for configs/ner.cfg."""
     from zhner.pipeline.silver_export import export_silver
 
-    r = export_silver(out=out, limit=limit, config=config, force=force)
+    r = export_silver(out=out, limit=limit, config=config, force=force, extra_text=extra_text)
     ents = ", ".join(f"{k} {v}" for k, v in r.entities.items())
-    msg.good(f"{r.docs} silver docs (of {r.train_lines} train lines) → {r.out}; entities: {ents}")
+    msg.good(f"{r.docs} silver docs (of {r.train_lines} train lines and {r.extra_lines} extra lines) → {r.out}; "
+             f"entities: {ents}")
