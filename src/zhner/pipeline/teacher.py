@@ -14,6 +14,7 @@ same way, with DATE and QUANTITY from the pattern layer, so the NER also sees mo
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import tarfile
 from collections.abc import Callable, Iterable, Sequence
@@ -151,10 +152,16 @@ def extra_lines(extra: ExtraText, work: Path, repo: Path) -> list[str]:
         except KeyError:
             raise fail("E202", path=sdist, reason=f"{member} is missing from the archive") from None
     excluded = {t.text.strip() for name in extra.exclude for t in read_jsonl(repo / name, Task)}
-    lines = []
+    lines, seen = [], set()
     for line in raw.splitlines():
         text = line.split("\t", 1)[-1].strip()
-        if text and text not in excluded:
+        if not text or text in excluded or text in seen:
+            continue
+        seen.add(text)
+        # scraping residue: HTML entities (&nbsp;, &#8226;) become their characters; a line whose characters
+        # were already broken in the source (U+FFFD) teaches nothing and is left out
+        text = " ".join(html.unescape(text).split())
+        if text and "\ufffd" not in text and text not in excluded:
             lines.append(text)
     return lines[: extra.limit] if extra.limit else lines
 
