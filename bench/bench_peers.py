@@ -166,11 +166,20 @@ def _rounded(row: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
 
 
-def dev_scores(system: System, texts: Sequence[str], gold: Sequence[Sequence[Triple]]) -> dict:
+# the dev set's two halves, by segment id: People's Daily 1998 lines, and news of 2005-2023
+PARTS = {"People's Daily 1998": ("pd",), "2005-2023": ("thucnews", "np4k")}
+
+
+def dev_scores(system: System, texts: Sequence[str], gold: Sequence[Sequence[Triple]],
+               ids: Sequence[str] = ()) -> dict:
     pred = system.predict(texts)
     result = {"org_places": aggregate(gold, pred, ("ORG", PLACES), merged_places)}
     if system.five_labels:
         result["five_labels"] = aggregate(gold, pred, LABELS)
+        parts = {name: [i for i, x in enumerate(ids) if x.startswith(prefixes)] for name, prefixes in PARTS.items()}
+        result["parts"] = {name: {"sentences": len(idx), **aggregate([gold[i] for i in idx], [pred[i] for i in idx],
+                                                                      LABELS)}
+                           for name, idx in parts.items() if idx}
     return result
 
 
@@ -225,9 +234,10 @@ def run(*, model: Path, dev: Path, msra: Path, limit: int | None, speed_sentence
     elif dev.is_file():
         tasks = list(read_jsonl(dev, Task))[:limit]
         texts, gold = [t.text for t in tasks], [list(t.label) for t in tasks]
+        ids = [t.meta.segment_id for t in tasks]
         log(f"Dev set {dev}: {len(texts):,} sentences, {sum(map(len, gold)):,} spans")
         results["dev"] = {"path": str(dev), "sentences": len(texts), "spans": sum(map(len, gold)),
-                          "scores": {s.key: dev_scores(s, texts, gold) for s in scored}}
+                          "scores": {s.key: dev_scores(s, texts, gold, ids) for s in scored}}
     else:
         log(f"Dev set {dev} not found: its rows are left empty (pass --dev PATH once it exists)")
         results["dev"] = {"path": str(dev), "skipped": "not found"}
@@ -296,6 +306,10 @@ def markdown(results: dict) -> str:
         for label, row in [*five["per_label"].items(), ("micro", five["micro"])]:
             lines.append(f"| {label} | {row['p']:.3f} | {row['r']:.3f} | {row['f']:.3f} "
                          f"| {row['pos']} | {row['act']} |")
+        for name, part in dev.get("zhner", {}).get("parts", {}).items():
+            per = ", ".join(f"{k} {v['f']:.3f}" for k, v in part["per_label"].items())
+            lines.append(f"\nzhner on the dev set's {name} part ({part['sentences']} sentences): "
+                         f"F {part['micro']['f']:.3f} ({per})")
     return "\n".join(lines)
 
 
