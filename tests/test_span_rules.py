@@ -100,6 +100,7 @@ def test_quantity_place_and_organisation_rules(text, ents, expected):
         ("美国路透社报道", [("美国", "GPE")], [("美国", "GPE")]),
         ("伦敦街头", [("伦敦", "GPE")], [("伦敦", "GPE")]),
         ("搬到上海路", [("上海", "GPE")], [("上海路", "LOC")]),  # at the end of the text
+        ("他住在南湖南路附近", [("南湖南路", "GPE")], [("南湖南路", "LOC")]),  # a road, not a province
         # ring roads are LOC where no entity covers them
         ("南2环中海紫御公馆推新", [], [("南2环", "LOC")]),
         ("东三环和乔丽致", [("东三环", "GPE")], [("东三环", "LOC")]),

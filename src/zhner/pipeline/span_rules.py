@@ -91,6 +91,7 @@ class CompiledRules:
     org_heads: tuple[str, ...]  # longest first
     loc_heads: tuple[str, ...]  # longest first
     road: re.Pattern[str]
+    road_end: re.Pattern[str]
     ring_road: re.Pattern[str]
 
 
@@ -115,7 +116,8 @@ def _compiled(patterns_dir: str) -> CompiledRules:
         trailers=tuple(sorted(rules.date.trailers, key=len, reverse=True)),
         org_heads=heads("org", rules.org.heads, rules.org.head_lists),
         loc_heads=heads("loc", rules.loc.heads, rules.loc.head_lists),
-        road=re.compile(rules.loc.road), ring_road=re.compile(rules.loc.ring_road),
+        road=re.compile(rules.loc.road), road_end=re.compile(f"(?:{rules.loc.road})$"),
+        ring_road=re.compile(rules.loc.ring_road),
     )
 
 
@@ -245,6 +247,12 @@ def _org_heads(text: str, spans: list[tuple[list, Triple]], rules: CompiledRules
     return out
 
 
+def _ends_in(pattern: re.Pattern[str], words: str) -> bool:
+    """Whether `words` ends in `pattern` with something before it."""
+    found = pattern.search(words)
+    return found is not None and found.start() > 0
+
+
 def _longest_suffix(words: str, heads: tuple[str, ...]) -> str:
     """The longest of `heads` (longest first) that `words` ends with and is longer than; "" for none."""
     return next((h for h in heads if len(words) > len(h) and words.endswith(h)), "")
@@ -260,7 +268,8 @@ def _loc_rules(text: str, spans: list, rules: CompiledRules) -> list:
             if suffix:  # place + 地区 marks only the place
                 span[1] -= len(suffix)
                 words = text[span[0] : span[1]]
-        if span[2] == "GPE" and (words in loc.regions or rules.ring_road.fullmatch(words)):
+        if span[2] == "GPE" and (words in loc.regions or rules.ring_road.fullmatch(words)
+                                 or _ends_in(rules.road_end, words)):  # a road is LOC (南湖南路)
             span[2] = "LOC"
         # a facility's head wins over an organisation's only when it is the longer suffix (博物馆 vs 馆)
         if span[2] in ("ORG", "GPE") and len(_longest_suffix(words, rules.loc_heads)) > len(_longest_suffix(words, rules.org_heads)):
