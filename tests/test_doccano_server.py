@@ -68,3 +68,22 @@ def test_admin_password_that_starts_with_a_dash(doccano: LocalServer, tmp_path: 
         assert resp.status_code == 200 and resp.json()["key"]
     finally:
         server.stop(home=tmp_path / "home")
+
+
+def test_the_celery_queue_is_declared_before_web_and_worker_race_to_insert_it(doccano: LocalServer, tmp_path: Path) -> None:
+    import sqlite3
+
+    from zhner.doccano.home import declare_broker_queue, server_env
+
+    # once on a loaded machine the worker lost that race ("UNIQUE constraint failed: kombu_queue.name") and died
+    home = tmp_path / "home"
+    server.init(venv=doccano.venv, home=home)
+    declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))
+    declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))  # idempotent
+    with sqlite3.connect(home / "db.sqlite3") as db:
+        assert db.execute("SELECT name FROM kombu_queue").fetchall() == [("celery",)]
+    st = server.start(venv=doccano.venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
+    try:
+        assert st.healthy and "UNIQUE constraint" not in (home / "logs" / "worker.log").read_text(encoding="utf-8")
+    finally:
+        server.stop(home=home)

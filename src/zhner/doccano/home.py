@@ -100,6 +100,28 @@ def backend_dir(venv: Path) -> Path:
     return found[0]
 
 
+# The Celery broker is Kombu's SQLAlchemy transport on Doccano's own database. Its queue row is created
+# by whichever process first needs it, with no lock: the web process (answering a health check) and
+# the worker starting at the same moment both INSERT it, and the loser (measured: the worker, on a
+# loaded machine) dies of "UNIQUE constraint failed: kombu_queue.name". Declared once before they start,
+# the row is there for both.
+_DECLARE_QUEUE = (
+    "import django; django.setup()\n"
+    "from django.conf import settings\n"
+    "from kombu import Connection\n"
+    "with Connection(settings.CELERY_BROKER_URL) as conn:\n"
+    "    conn.default_channel.queue_declare(queue='celery')\n"
+)
+
+
+def declare_broker_queue(venv: Path, home: Path, env: dict[str, str]) -> None:
+    """Create the Celery queue in the broker before the web process and the worker race to."""
+    log = Path(home) / "logs" / "init.log"
+    with _open_private(log, "a") as out:
+        _run([str(Path(venv) / "bin" / "python"), "-c", _DECLARE_QUEUE], out, "declaring the Celery queue", log, env,
+             cwd=backend_dir(venv))
+
+
 def server_env(venv: Path, home: Path, *, host: str = "127.0.0.1", public_url: str | None = None) -> dict[str, str]:
     """Environment of every Doccano process: our settings module, this home's secret key, the
     hosts it answers to, its database (database_url: the recorded one, else SQLite in `home`)

@@ -33,6 +33,7 @@ from zhner.doccano.home import (  # noqa: F401  (re-exported: server.init, serve
     backend_dir,
     credentials_path,
     database_url,
+    declare_broker_queue,
     init,
     install,
     is_installed,
@@ -152,6 +153,7 @@ def start(
         raise fail("E315", port=port, host=host)
     make_private(home)  # again on every start: Doccano or a user may have added files since
     env = server_env(venv, home, host=host, public_url=public_url)
+    declare_broker_queue(venv, home, env)
     backend = backend_dir(venv)
     url = f"http://{host}:{port}"
     instance_key = secrets.token_hex(32)  # new on every start; see verify_identity
