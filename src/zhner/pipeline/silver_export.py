@@ -20,7 +20,9 @@ from zhner.io import atomic_open, check_writable
 from zhner.pipeline.bootstrap_config import load_bootstrap_config
 from zhner.pipeline.corpus import cache_dir
 from zhner.pipeline.training import build_segmenter
-from zhner.pipeline.training_data import apply_teacher, load_data, relabel_with_teacher, to_docbin
+from zhner.pipeline import teacher
+from zhner.pipeline.training_data import load_data, relabel_with_teacher, to_docbin
+from zhner.pipeline.variants import PATTERNS_FACTORY
 
 
 @dataclass
@@ -44,15 +46,25 @@ def export_silver(
     data = load_data(cfg)
     quiet = lambda _m: None  # noqa: E731
     # the lines the base was trained on, with the teacher's labels (cached by bootstrap, as is the segmenter)
-    if cfg.teacher.use is not None and extra_text and cfg.teacher.extra_text is not None:
-        apply_teacher(cfg, data, build_segmenter(cfg, data, cache_dir(), quiet), cache_dir(), quiet, use_patterns=True)
-    elif cfg.teacher.use is not None:
+    if cfg.teacher.use is not None:
         relabel_with_teacher(cfg, data, cache_dir(), quiet)
     train = [s for s in data.part("train") if s.words]
-    extra = [s for s in data.extra if s.words]
-    pool = train + extra
+    texts: list[str] = []
+    spans: list = []
+    if cfg.teacher.use is not None and extra_text and cfg.teacher.extra_text is not None:
+        texts = teacher.extra_lines(cfg.teacher.extra_text, cache_dir(), Path.cwd())
+        spans = teacher.teacher_spans(texts, cfg.teacher, cache_dir(), quiet)  # all lines: the cache's key
     rng = random.Random(cfg.seed if seed is None else seed)
-    sample = rng.sample(pool, min(limit, len(pool))) if limit > 0 else pool
+    n = len(train) + len(texts)
+    picked = rng.sample(range(n), min(limit, n)) if limit > 0 else range(n)
+    # only the headlines drawn are segmented and pattern-labelled (every extra line has words), not all 99,000
+    drawn = sorted(i - len(train) for i in picked if i >= len(train))
+    if drawn:
+        pkuseg_dir = build_segmenter(cfg, data, cache_dir(), quiet)
+        built = teacher.extra_sentences([texts[i] for i in drawn], [spans[i] for i in drawn], pkuseg_dir,
+                                        cfg.teacher.labels, PATTERNS_FACTORY)
+        extra = dict(zip(drawn, built, strict=True))
+    sample = [train[i] if i < len(train) else extra[i - len(train)] for i in picked]
     db = to_docbin(sample, spacy.blank("zh"), halfwidth_fraction=cfg.ner.halfwidth_fraction, seed=cfg.seed)
     entities: dict[str, int] = {}
     for sent in sample:
@@ -62,4 +74,4 @@ def export_silver(
     with atomic_open(out, "wb") as f:
         f.write(db.to_bytes())
     return SilverExport(out=out, docs=len(db), entities=dict(sorted(entities.items())), train_lines=len(train),
-                        extra_lines=len(extra))
+                        extra_lines=len(texts))
