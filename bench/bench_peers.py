@@ -1,7 +1,7 @@
 """zhner beside the taggers a Chinese user would run instead: Baidu's LAC and jieba.posseg, in one run.
 
     python bench/bench_peers.py [--model models/zh_news_base] [--dev annotations/gold/dev_news.jsonl]
-                                [--msra ../shared/eval/msra_test_bio.txt] [--limit N] [--out PATH]
+                                [--msra ../shared/eval/msra_test_bio.txt] [--limit N] [--exclude COMPONENT] [--out PATH]
 
 Three measurements (issue #9), each for every system that can run here:
 
@@ -97,15 +97,16 @@ def jieba_system() -> System:
     return System("jieba", f"jieba.posseg {_version('jieba')}", predict, five_labels=False)
 
 
-def load_systems(model: Path, lac_raw: bool) -> tuple[list[System], dict[str, str]]:
+def load_systems(model: Path, lac_raw: bool, exclude: Sequence[str] = ()) -> tuple[list[System], dict[str, str]]:
     """The systems that can run here, and why the others cannot."""
     import spacy
 
     systems, missing = [], {}
     if (model / "meta.json").is_file():
-        nlp = spacy.load(model)
+        nlp = spacy.load(model, exclude=list(exclude))
         meta = nlp.meta
-        systems.append(spacy_system("zhner", f"zhner {meta['lang']}_{meta['name']} {meta['version']}", nlp))
+        without = f" without {', '.join(exclude)}" if exclude else ""
+        systems.append(spacy_system("zhner", f"zhner {meta['lang']}_{meta['name']} {meta['version']}{without}", nlp))
     else:
         missing["zhner"] = f"{model} is not built (`make all` builds models/zh_news_base; or pass --model)"
     try:
@@ -219,8 +220,9 @@ def chars_per_second(systems: Sequence[System], texts: Sequence[str], warmup: in
 
 
 def run(*, model: Path, dev: Path, msra: Path, limit: int | None, speed_sentences: int, lac_raw: bool,
-        speed_only: bool = False, rounds: int = 3, log: Callable[[str], None] = print) -> dict:
-    systems, missing = load_systems(model, lac_raw)
+        speed_only: bool = False, rounds: int = 3, exclude: Sequence[str] = (),
+        log: Callable[[str], None] = print) -> dict:
+    systems, missing = load_systems(model, lac_raw, exclude)
     for key, reason in missing.items():
         log(f"Left out {key}: {reason}")
     results: dict = {
@@ -329,12 +331,14 @@ def main() -> None:
                         help="leave out the row of LAC with the mapping alone (no guideline conventions)")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (each system's best is kept)")
     parser.add_argument("--speed-only", action="store_true", help="time the systems, score nothing")
+    parser.add_argument("--exclude", action="append", default=[], metavar="COMPONENT",
+                        help="load zhner's pipeline without this component (e.g. zhner_patterns: the NER alone)")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench_peers.json")
     args = parser.parse_args()
 
     results = run(model=args.model, dev=args.dev, msra=args.msra, limit=args.limit,
                   speed_sentences=args.speed_sentences, lac_raw=args.lac_raw, speed_only=args.speed_only,
-                  rounds=args.rounds)
+                  rounds=args.rounds, exclude=args.exclude)
     table = markdown(results)
     results["markdown"] = table
     print("\n" + table)
