@@ -27,7 +27,7 @@ from zhner.config import LabelScheme, load_labels
 from zhner.errors import fail, printable
 from zhner.io import atomic_open, corrected_files, output_dir, read_jsonl_lines, read_splits, write_jsonl, write_text
 from zhner.nlp import load_pipeline
-from zhner.schemas import SPLITS, check_spans, raise_if_outside, row_meta
+from zhner.schemas import SPLITS, article_of, check_spans, raise_if_outside, row_meta
 
 Policy = Literal["expand", "contract", "reject", "retokenize"]
 POLICIES: tuple[str, ...] = ("expand", "contract", "reject", "retokenize")
@@ -143,8 +143,8 @@ def _source(path: Path, line: int, record: CorrectedRecord, scheme: LabelScheme)
     if problems:
         raise bad(problems[0].message())
     segment_id, article_id = record.lookup("segment_id"), record.lookup("article_id")
-    if article_id is None and isinstance(segment_id, str) and segment_id.count("-") >= 2:
-        article_id = segment_id.rsplit("-", 2)[0]  # '<article id>-<paragraph>-<part>'
+    if article_id is None and isinstance(segment_id, str):
+        article_id = article_of(segment_id)
     if not segment_id or not article_id:
         raise bad("no meta.segment_id/article_id: convert needs them to split by article")
     annotator = record.lookup("annotator")

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -169,6 +170,12 @@ def unreadable(path: Path, err: OSError | None = None) -> ZhnerError:
     if not stat.S_ISREG(st.st_mode):
         return _not_regular(path, st)
     return fail("E011", path=path, action="read it", reason=err.strerror if err else "unknown error")
+
+
+def file_safe(name: str) -> str:
+    """A name (a project's) as part of a file name: letters (any script), digits, '.', '-', '_' kept, the
+    rest '_', so a '/' can never write into another folder."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "project"
 
 
 REJECTED_SUFFIX = ".rejected.jsonl"  # what `zhner doccano pull` refused, beside each pull: not records

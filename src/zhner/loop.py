@@ -26,9 +26,9 @@ from zhner.doccano import server, sync
 from zhner.doccano_settings import load_settings
 from zhner.errors import ZhnerError, fail
 from zhner.evaluate import evaluate
-from zhner.io import atomic_open, check_writable, corrected_files, read_jsonl, read_jsonl_lines, read_splits, unreadable, write_jsonl
+from zhner.io import atomic_open, check_writable, corrected_files, file_safe, read_jsonl, read_jsonl_lines, read_splits, unreadable, write_jsonl
 from zhner.preannotate import Summary, preannotate
-from zhner.schemas import Segment, Task
+from zhner.schemas import Segment, Task, article_of
 
 Log = Callable[[str], None]
 
@@ -159,10 +159,9 @@ def next_batch(
         last = book.rounds[-1]
         log(f"Round {last.round} ({last.tasks}) was never pushed: pushing it now, no new batch is picked")
         return _push_round(book, ledger, project, conn, annotators, BatchResult(entry=last, ledger=ledger, resumed=True))
-    if strategy not in rounds.STRATEGIES:  # before any work
-        raise fail("E432", option="--strategy", value=strategy, choices=", ".join(rounds.STRATEGIES))
+    rounds.check_options(strategy, unit)  # before any work
     number = len(book.rounds) + 1
-    out = Path(out) if out else Path("annotations/tasks") / f"{rounds.file_safe(project)}-round{number:02d}.jsonl"
+    out = Path(out) if out else Path("annotations/tasks") / f"{file_safe(project)}-round{number:02d}.jsonl"
     check_writable(out, force)
     if heldout is not None and not Path(heldout).is_file():
         raise unreadable(Path(heldout))
@@ -176,7 +175,7 @@ def next_batch(
                              pool_splits=pool_splits, exclude=exclude, path=segments, splits_path=splits)  # fmt: skip
     # a re-ingest with more articles deals the splits again: an article annotated for training may now be held out
     moved = [sid for r in book.rounds if set(r.pool_splits) <= set(pool_splits) for sid in r.segments
-             if split_of.get(sid.rsplit("-", 2)[0]) not in pool_splits]  # fmt: skip
+             if split_of.get(article_of(sid) or "") not in pool_splits]  # fmt: skip
     if not pool.segments:
         raise fail("E434", reason=f"of the {pool.total} segments of {segments}, {pool.held_out} are in held-out splits "
                    f"(the pool is {', '.join(pool_splits)}) and {pool.excluded} annotated or pushed already")  # fmt: skip
@@ -215,12 +214,12 @@ def _pick_and_preannotate(
     """Select, then write the batch's tasks to `out`: for the scored strategies the whole pool is
     pre-annotated (with every segment's scores) and the batch's tasks are taken from it."""
     pool_file = tmp / "pool.jsonl"
-    write_jsonl(pool_file, pool.segments)
     if strategy not in rounds.SCORED:
         chosen = rounds.select(pool.segments, n=size, strategy=strategy, seed=seed, unit=unit)
         write_jsonl(pool_file, chosen)
         log(f"Pre-annotating the {len(chosen)} segments picked ({strategy}) with {model}")
         return chosen, preannotate(segments=pool_file, model=model, out=out, force=force), {}
+    write_jsonl(pool_file, pool.segments)
     log(f"Scoring the {len(pool.segments)} pool segments with {model}")
     summary = preannotate(segments=pool_file, model=model, out=tmp / "pool-tasks.jsonl", all_scores=True)
     tasks = {t.meta.segment_id: t for t in read_jsonl(tmp / "pool-tasks.jsonl", Task)}

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zhner.errors import fail
-from zhner.io import corrected_files, read_jsonl_lines, read_regular_file, write_json
+from zhner.io import corrected_files, file_safe, read_jsonl_lines, read_regular_file, write_json
 from zhner.schemas import Record, Segment, Task, row_meta
 
 Strategy = Literal["uncertainty", "diversity", "mix", "random"]
@@ -81,11 +80,6 @@ class Ledger(BaseModel):
     def round_of(self) -> dict[str, int]:
         """segment id → the round that picked it."""
         return {sid: r.round for r in self.rounds for sid in r.segments}
-
-
-def file_safe(name: str) -> str:
-    """A project name as part of a file name."""
-    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "project"
 
 
 def ledger_path(project: str, folder: Path = LEDGER_DIR) -> Path:
@@ -209,15 +203,20 @@ def _units(segments: Sequence[Segment], unit: str, scores: Mapping[str, float]) 
     return list(groups.values())
 
 
+def check_options(strategy: str, unit: str) -> None:
+    """E432 for a strategy or unit this module does not know."""
+    if strategy not in STRATEGIES:
+        raise fail("E432", option="--strategy", value=strategy, choices=", ".join(STRATEGIES))
+    if unit not in UNITS:
+        raise fail("E432", option="--unit", value=unit, choices=", ".join(UNITS))
+
+
 def select(
     segments: Sequence[Segment], *, n: int, strategy: str, seed: int, unit: str = "segment",
     scores: Mapping[str, float] | None = None,
 ) -> list[Segment]:  # fmt: skip
     """Pick up to `n` segments of `segments` by `strategy`; returned in the order of `segments`."""
-    if strategy not in STRATEGIES:
-        raise fail("E432", option="--strategy", value=strategy, choices=", ".join(STRATEGIES))
-    if unit not in UNITS:
-        raise fail("E432", option="--unit", value=unit, choices=", ".join(UNITS))
+    check_options(strategy, unit)
     scores = scores or {}
     if strategy in SCORED and (missing := [s.id for s in segments if s.id not in scores]):
         raise fail("E433", strategy=strategy, n=len(missing), example=missing[0])

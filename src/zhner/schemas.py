@@ -46,6 +46,11 @@ class Article(Record):
     sha256: str = Field(description="sha256 of the input file's bytes")
 
 
+def article_of(segment_id: str) -> str | None:
+    """The article id inside a segment id ('<article id>-<paragraph>-<part>'); None when it has no such form."""
+    return segment_id.rsplit("-", 2)[0] if segment_id.count("-") >= 2 else None
+
+
 class Segment(Record):
     """The unit annotators see: one paragraph, or a sentence-aligned part of a long one."""
 

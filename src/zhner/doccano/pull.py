@@ -11,7 +11,6 @@ import errno
 import itertools
 import json
 import os
-import re
 import secrets
 import time
 from collections import defaultdict
@@ -26,7 +25,7 @@ from zhner.doccano import routing
 from zhner.doccano.connection import Connection, connect
 from zhner.doccano.mapping import Rejection, from_doccano
 from zhner.errors import fail
-from zhner.io import write_jsonl
+from zhner.io import file_safe, write_jsonl
 from zhner.schemas import Task
 
 REJECTED, HONEYPOTS = ".rejected.jsonl", ".honeypots.jsonl"
@@ -96,15 +95,10 @@ def pull(
     records.sort(key=lambda t: (t.meta.segment_id, t.meta.annotator or ""))
     kept = [t for t in records if t.meta.segment_id not in traps]
     caught = [t for t in records if t.meta.segment_id in traps]
-    stem = f"{_file_safe(project)}-{stamp}"
+    stem = f"{file_safe(project)}-{stamp}"
     out, side = _write_new(Path(out_dir), stem, kept, {REJECTED: [r.as_dict() for r in rejected], HONEYPOTS: caught})
     return PullResult(out, len(kept), dict(per_annotator), rejected, side[REJECTED], time.perf_counter() - t0,
                       len(caught), side[HONEYPOTS])  # fmt: skip
-
-
-def _file_safe(name: str) -> str:
-    """A project name as part of a file name: a '/' would write into another folder."""
-    return re.sub(r"[/\\\x00]", "_", name)
 
 
 def _write_new(folder: Path, stem: str, records: list, companions: dict[str, list]) -> tuple[Path, dict[str, Path | None]]:
