@@ -134,7 +134,7 @@ def preannotate(
     check_pushable(Path(segments), numbered, max_chars or load_settings().sync.max_segment_chars)
     items = [segment for _, segment in numbered]
     nlp = load_pipeline(model)
-    if scores:
+    if scores or all_scores:  # --all-scores is scores and more: it never comes out without them
         confidence.add_scorer(nlp, batch_size, all_docs=all_scores)
     name, version = model_id(nlp)
     summary = Summary(out=out, model=name, model_version=version)
