@@ -26,7 +26,7 @@ import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,8 +36,8 @@ from zhner.schemas import Record, Segment, Task, row_meta
 
 Strategy = Literal["uncertainty", "diversity", "mix", "random"]
 Unit = Literal["segment", "article"]
-STRATEGIES: tuple[str, ...] = ("uncertainty", "diversity", "mix", "random")
-UNITS: tuple[str, ...] = ("segment", "article")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+UNITS: tuple[str, ...] = get_args(Unit)
 SCORED: frozenset[str] = frozenset({"uncertainty", "mix"})  # strategies that need the model's scores
 MIX_POOL = 3  # mix: cluster the MIX_POOL·k most uncertain units
 LSA_DIMS = 50  # dimensions the TF-IDF vectors are reduced to before k-means
