@@ -68,7 +68,7 @@ class EntScores:
             beams = ner.beam_parse(todo, beam_width=self.beam_width, beam_density=BEAM_DENSITY) if todo else []
             for doc, beam in zip(todo, beams, strict=True):
                 probs: dict[tuple[int, int, str], float] = defaultdict(float)
-                preset = pattern_keys(doc)  # spans the patterns set before the NER are in every analysis
+                preset = pattern_token_spans(doc)  # spans the patterns set before the NER are in every analysis
                 own = {(e.start, e.end, e.label_) for e in doc.ents} - preset
                 same = 0.0
                 for prob, ents in ner.moves.get_beam_parses(beam):
@@ -95,7 +95,7 @@ def add_scorer(nlp: Language, batch_size: int = 64, *, all_docs: bool = False) -
     return True
 
 
-def pattern_keys(doc: Doc) -> set[tuple[int, int, str]]:
+def pattern_token_spans(doc: Doc) -> set[tuple[int, int, str]]:
     """(start token, end token, label) of the spans the pattern layer set."""
     return {(s.start, s.end, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
 
@@ -104,5 +104,5 @@ def has_model_entity(doc: Doc) -> bool:
     """Whether any of the doc's entities was set by the NER rather than by the pattern layer."""
     if not doc.ents:
         return False
-    preset = pattern_keys(doc)
+    preset = pattern_token_spans(doc)
     return any((e.start, e.end, e.label_) not in preset for e in doc.ents)

@@ -83,7 +83,7 @@ def doc_spans(
     doc: Doc, scheme: LabelScheme, mapping: str, dropped: Counter | None = None
 ) -> list[Span]:
     """The doc's entities as zhner spans: label mapped, source (model/pattern) and score attached."""
-    pattern_keys = {(s.start_char, s.end_char, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
+    pattern_char_spans = {(s.start_char, s.end_char, s.label_) for s in doc.spans.get(PATTERN_SPANS_KEY, [])}
     spans = []
     for ent in doc.ents:
         label = scheme.map_label(mapping, ent.label_)
@@ -92,7 +92,7 @@ def doc_spans(
                 dropped[ent.label_] += 1
             continue
         key = (ent.start_char, ent.end_char, ent.label_)
-        if key in pattern_keys:
+        if key in pattern_char_spans:
             source, score = "pattern", 1.0
         else:
             source, score = "model", ent_score(doc, *key)
