@@ -193,7 +193,7 @@ def msra_scores(system: System, data: Sequence[tuple[str, list[Triple]]]) -> dic
 
 
 def chars_per_second(systems: Sequence[System], texts: Sequence[str], warmup: int = 100,
-                     rounds: int = 3) -> dict[str, dict[str, float]]:
+                     rounds: int = 5) -> dict[str, dict[str, float]]:
     """Characters/s of each system over `texts`, by the CPU time of this process and by the clock.
 
     A warm-up run over the first `warmup` texts, then `rounds` rounds that time every system in
@@ -220,7 +220,7 @@ def chars_per_second(systems: Sequence[System], texts: Sequence[str], warmup: in
 
 
 def run(*, model: Path, dev: Path, msra: Path, limit: int | None, speed_sentences: int, lac_raw: bool,
-        speed_only: bool = False, rounds: int = 3, exclude: Sequence[str] = (),
+        speed_only: bool = False, rounds: int = 5, exclude: Sequence[str] = (),
         log: Callable[[str], None] = print) -> dict:
     systems, missing = load_systems(model, lac_raw, exclude)
     for key, reason in missing.items():
@@ -329,7 +329,7 @@ def main() -> None:
     parser.add_argument("--speed-sentences", type=int, default=1000, help="MSRA sentences timed")
     parser.add_argument("--no-lac-raw", dest="lac_raw", action="store_false",
                         help="leave out the row of LAC with the mapping alone (no guideline conventions)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (each system's best is kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (each system's best is kept)")
     parser.add_argument("--speed-only", action="store_true", help="time the systems, score nothing")
     parser.add_argument("--exclude", action="append", default=[], metavar="COMPONENT",
                         help="load zhner's pipeline without this component (e.g. zhner_patterns: the NER alone)")
