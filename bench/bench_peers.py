@@ -60,9 +60,10 @@ class System:
     """A name, a predictor, whether its five-label scores mean anything, whether it is timed."""
 
     def __init__(self, key: str, name: str, predict: Predict, *, five_labels: bool = True, timed: bool = True,
-                 scored: bool = True):
+                 scored: bool = True, nlp=None):
         self.key, self.name, self.predict = key, name, predict
         self.five_labels, self.timed, self.scored = five_labels, timed, scored
+        self.nlp = nlp  # a spaCy pipeline, whose stages can be timed one by one
 
 
 def spacy_system(key: str, name: str, nlp, timed: bool = True) -> System:
@@ -70,7 +71,7 @@ def spacy_system(key: str, name: str, nlp, timed: bool = True) -> System:
         return [[(e.start_char, e.end_char, e.label_) for e in doc.ents]
                 for doc in nlp.pipe(texts, batch_size=64, n_process=1)]
 
-    return System(key, name, predict, timed=timed)
+    return System(key, name, predict, timed=timed, nlp=nlp)
 
 
 def jieba_system() -> System:
@@ -216,6 +217,30 @@ def chars_per_second(systems: Sequence[System], texts: Sequence[str], warmup: in
             "wall": {key: n / seconds for key, seconds in wall.items()}}
 
 
+def stage_seconds(nlp, texts: Sequence[str], rounds: int = 5) -> dict[str, float]:
+    """CPU seconds of each stage of a spaCy pipeline (tokenizer, then each component) over `texts`,
+    each run on copies of the previous stage's output, best of `rounds`: where the time goes."""
+
+    def best(run: Callable[[], list]) -> tuple[float, list]:
+        seconds, out = float("inf"), []
+        for _ in range(rounds):
+            started = time.process_time()
+            out = run()
+            seconds = min(seconds, time.process_time() - started)
+        return seconds, out
+
+    stages: dict[str, float] = {}
+    stages["tokenizer"], docs = best(lambda: [nlp.tokenizer(t) for t in texts])
+    copying, _ = best(lambda: [d.copy() for d in docs])
+    for name, proc in nlp.pipeline:
+        if hasattr(proc, "pipe"):
+            seconds, docs = best(lambda: list(proc.pipe([d.copy() for d in docs], batch_size=64)))
+        else:
+            seconds, docs = best(lambda: [proc(d.copy()) for d in docs])
+        stages[name] = max(0.0, seconds - copying)
+    return {k: round(v, 3) for k, v in stages.items()}
+
+
 # -- the run ---------------------------------------------------------------------------------------------
 
 
@@ -262,6 +287,9 @@ def run(*, model: Path, dev: Path, msra: Path, limit: int | None, speed_sentence
         cpu, wall = (_rates(speed[kind]) for kind in ("cpu", "wall"))
         results["speed"] = {"sentences": len(sample), "characters": sum(map(len, sample)), "rounds": rounds,
                             **cpu, "clock": wall}
+        zhner = next((s for s in systems if s.key == "zhner" and s.nlp is not None), None)
+        if zhner:
+            results["speed"]["zhner_stages_cpu_s"] = stage_seconds(zhner.nlp, sample, rounds=rounds)
     return results
 
 
@@ -302,6 +330,10 @@ def markdown(results: dict) -> str:
         notes.append(f"speed: first {results['speed']['sentences']} MSRA sentences, CPU time of one process, best "
                      f"of {results['speed']['rounds']} interleaved rounds after a warm-up{alone}")
     lines.append("\n" + "; ".join(notes) + ". Strict scores (exact boundaries and label).")
+    stages = results.get("speed", {}).get("zhner_stages_cpu_s")
+    if stages:
+        lines.append("\nzhner's stages, CPU seconds over the same sentences (each on the previous stage's output): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     five = dev.get("zhner", {}).get("five_labels")
     if five:
         lines += ["", "| zhner on the dev set | P | R | F | gold | predicted |", "|---|---:|---:|---:|---:|---:|"]
