@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench_pipeline import MSRA, RESULTS, ROOT, msra_view, read_bio  # noqa: E402
+from bench_pipeline import MSRA, RESULTS, ROOT, msra_view, read_bio, stage_seconds  # noqa: E402
 
 from zhner.config import label_names  # noqa: E402
 from zhner.errors import ZhnerError  # noqa: E402
@@ -215,30 +215,6 @@ def chars_per_second(systems: Sequence[System], texts: Sequence[str], warmup: in
     n = sum(map(len, texts))
     return {"cpu": {key: n / seconds for key, seconds in cpu.items()},
             "wall": {key: n / seconds for key, seconds in wall.items()}}
-
-
-def stage_seconds(nlp, texts: Sequence[str], rounds: int = 5) -> dict[str, float]:
-    """CPU seconds of each stage of a spaCy pipeline (tokenizer, then each component) over `texts`,
-    each run on copies of the previous stage's output, best of `rounds`: where the time goes."""
-
-    def best(run: Callable[[], list]) -> tuple[float, list]:
-        seconds, out = float("inf"), []
-        for _ in range(rounds):
-            started = time.process_time()
-            out = run()
-            seconds = min(seconds, time.process_time() - started)
-        return seconds, out
-
-    stages: dict[str, float] = {}
-    stages["tokenizer"], docs = best(lambda: [nlp.tokenizer(t) for t in texts])
-    copying, _ = best(lambda: [d.copy() for d in docs])
-    for name, proc in nlp.pipeline:
-        if hasattr(proc, "pipe"):
-            seconds, docs = best(lambda: list(proc.pipe([d.copy() for d in docs], batch_size=64)))
-        else:
-            seconds, docs = best(lambda: [proc(d.copy()) for d in docs])
-        stages[name] = max(0.0, seconds - copying)
-    return {k: round(v, 3) for k, v in stages.items()}
 
 
 # -- the run ---------------------------------------------------------------------------------------------

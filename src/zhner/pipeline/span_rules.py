@@ -22,7 +22,7 @@ from spacy.tokens import Doc
 from zhner.config import Strict
 from zhner.nlp import ENT_SCORES_KEY, PATTERN_SPANS_KEY
 from zhner.errors import fail
-from zhner.pipeline.pattern_files import LexiconFile, RegexFile, default_patterns_dir, load_file
+from zhner.pipeline.pattern_files import LexiconFile, RegexFile, alternation, default_patterns_dir, load_file
 from zhner.pipeline.patterns import split_at_boundaries
 
 FILE = "span_rules.yml"
@@ -104,13 +104,13 @@ def _compiled(patterns_dir: str) -> CompiledRules:
     units = load_file(base / "regex.yml", RegexFile).lists.get("UNIT", [])
     lexicon = load_file(base / "lexicon.yml", LexiconFile).model_dump()
 
-    def heads(family: str, words: list[str], lists: list[str]) -> list[str]:
+    def heads(family: str, words: list[str], lists: list[str]) -> set[str]:
         found = set(words)
         for name in lists:
             if name not in lexicon:
                 raise fail("E005", path=base / FILE, reason=f"{family}.head_lists: lexicon.yml has no list {name!r}")
             found.update(lexicon[name])
-        return sorted(found, key=lambda h: (-len(h), h))
+        return found
 
     org_heads, loc_heads = heads("org", rules.org.heads, rules.org.head_lists), heads("loc", rules.loc.heads, rules.loc.head_lists)
 
@@ -128,11 +128,11 @@ def _compiled(patterns_dir: str) -> CompiledRules:
 # The head lists run to hundreds of words: one regex alternation (longest first, so the first
 # alternative that matches is the longest) scans a span once where a loop of endswith calls was a
 # tenth of the whole pipeline's time.
-def _alternation(words: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, words)) or "(?!)")
+def _alternation(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(alternation(words) or "(?!)")
 
 
-def _suffix_regex(words: list[str]) -> re.Pattern[str]:
+def _suffix_regex(words: Iterable[str]) -> re.Pattern[str]:
     """`.search(text)` finds the longest of `words` that `text` ends with and is longer than."""
     return re.compile(f"(?<=.)(?:{_alternation(words).pattern})\\Z", re.S)
 
