@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bench_pipeline import MSRA, RESULTS, ROOT, msra_view, read_bio, stage_seconds  # noqa: E402
+from bench_pipeline import MSRA, RESULTS, ROOT, jieba_predict, msra_view, read_bio, stage_seconds  # noqa: E402
 
 from zhner.config import label_names  # noqa: E402
 from zhner.errors import ZhnerError  # noqa: E402
@@ -77,22 +77,12 @@ def spacy_system(key: str, name: str, nlp, timed: bool = True) -> System:
 def jieba_system() -> System:
     """jieba.posseg with nt → ORG and ns → a place (GPE: places are merged wherever jieba is scored)."""
     import jieba
-    import jieba.posseg as pseg
 
     jieba.setLogLevel(60)
     jieba.initialize()
 
     def predict(texts: Sequence[str]) -> list[list[Triple]]:
-        out = []
-        for text in texts:
-            spans, pos = [], 0
-            for pair in pseg.cut(text):
-                end = pos + len(pair.word)
-                if pair.flag in ("ns", "nt"):
-                    spans.append((pos, end, "GPE" if pair.flag == "ns" else "ORG"))
-                pos = end
-            out.append(spans)
-        return out
+        return jieba_predict(texts, place="GPE")
 
     # no DATE or QUANTITY, and every place GPE: its five-label figures would mean nothing
     return System("jieba", f"jieba.posseg {_version('jieba')}", predict, five_labels=False)

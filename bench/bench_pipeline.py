@@ -88,8 +88,8 @@ def nlp_predict(nlp: Language) -> Callable[[Sequence[str]], list[list[Triple]]]:
     return predict
 
 
-def jieba_predict(texts: Sequence[str]) -> list[list[Triple]]:
-    """The peer: jieba.posseg with ns → LOC, nt → ORG."""
+def jieba_predict(texts: Sequence[str], place: str = "LOC") -> list[list[Triple]]:
+    """The peer: jieba.posseg with ns → `place`, nt → ORG."""
     import jieba
     import jieba.posseg as pseg
 
@@ -100,7 +100,7 @@ def jieba_predict(texts: Sequence[str]) -> list[list[Triple]]:
         for pair in pseg.cut(text):
             end = pos + len(pair.word)
             if pair.flag in ("ns", "nt"):
-                spans.append((pos, end, "LOC" if pair.flag == "ns" else "ORG"))
+                spans.append((pos, end, place if pair.flag == "ns" else "ORG"))
             pos = end
         out.append(spans)
     return out
