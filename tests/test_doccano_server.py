@@ -78,8 +78,9 @@ def test_the_celery_queue_is_declared_before_web_and_worker_race_to_insert_it(do
     # once on a loaded machine the worker lost that race ("UNIQUE constraint failed: kombu_queue.name") and died
     home = tmp_path / "home"
     server.init(venv=doccano.venv, home=home)
-    declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))
-    declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))  # idempotent
+    assert declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))
+    # the next starts find the row in SQLite and skip Django's start-up
+    assert not declare_broker_queue(doccano.venv, home, server_env(doccano.venv, home))
     with sqlite3.connect(home / "db.sqlite3") as db:
         assert db.execute("SELECT name FROM kombu_queue").fetchall() == [("celery",)]
     st = server.start(venv=doccano.venv, home=home, port=server.free_port(), workers=1, timeout=START_TIMEOUT_S)
