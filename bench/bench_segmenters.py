@@ -7,7 +7,8 @@ tokenizer offers, against issue #9's speed goal (a pipeline at >= 0.35x the char
 For the base's pkuseg (trained on People's Daily by `zhner bootstrap`), spaCy's jieba segmenter and
 one token per character, on one core:
 
-- the tokenizer's CPU seconds on the first MSRA test sentences, and jieba.posseg's on the same texts
+- the tokens each makes (what the tok2vec and the NER then run over) and the tokenizer's CPU seconds
+  on the first MSRA test sentences, and jieba.posseg's on the same texts
   in the same interleaved rounds (best of each): no pipeline can run faster than its tokenizer;
 - what is left, at 0.35x jieba.posseg, for everything after the tokenizer, beside what the base's
   components (tok2vec, NER, patterns, span rules) take in this run;
@@ -97,6 +98,7 @@ def run(model: Path, dev: Path, sentences: int, rounds: int) -> dict:
         dev_ceiling = boundary_ceiling(nlp, dev_data)
         msra_ceiling = boundary_ceiling(nlp, msra_places)
         rows[name] = {
+            "tokens": sum(len(nlp.tokenizer(t)) for t in texts),
             "tokenizer_s": seconds[name],
             "speed_ceiling_vs_posseg": round(posseg / seconds[name], 3),
             "left_for_components_at_goal_s": round(posseg / GOAL - seconds[name], 3),
@@ -111,12 +113,12 @@ def run(model: Path, dev: Path, sentences: int, rounds: int) -> dict:
 
 def markdown(r: dict) -> str:
     lines = [
-        f"| segmenter | tokenizer CPU s | speed ceiling ÷ jieba.posseg | left for the rest at {r['goal']}× (s) "
+        f"| segmenter | tokens | tokenizer CPU s | speed ceiling ÷ jieba.posseg | left for the rest at {r['goal']}× (s) "
         "| dev spans on word boundaries | MSRA ORG+LOC on word boundaries |",
-        "|---|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in r["segmenters"].items():
-        lines.append(f"| {name} | {row['tokenizer_s']:.2f} | {row['speed_ceiling_vs_posseg']:.2f}× | "
+        lines.append(f"| {name} | {row['tokens']:,} | {row['tokenizer_s']:.2f} | {row['speed_ceiling_vs_posseg']:.2f}× | "
                      f"{row['left_for_components_at_goal_s']:.2f} | {row['dev_on_boundaries']:.3f} | "
                      f"{row['msra_org_loc_on_boundaries']:.3f} |")
     stages = ", ".join(f"{k} {v:.2f}" for k, v in r["base_stages_s"].items())
