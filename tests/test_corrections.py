@@ -63,6 +63,11 @@ def test_cli_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["total"]["kept"] == 1
     res = CliRunner().invoke(app, ["corrections", str(path), "--output", str(out)])
     assert res.exit_code == 1 and "already exists" in res.output
+    # -F, as on every other command that writes
+    out.write_text("{}")
+    res = CliRunner().invoke(app, ["corrections", str(path), "--output", str(out), "-F"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["total"]["kept"] == 1
 
 
 def test_no_records_for_the_annotator_is_an_error(tmp_path: Path) -> None:

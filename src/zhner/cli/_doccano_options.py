@@ -1,4 +1,4 @@
-"""Options and the connection shared by the commands that talk to Doccano (cli/doccano.py, cli/rounds.py),
+"""Options and the connection shared by the commands that talk to Doccano or report on its pulls (cli/doccano.py, cli/rounds.py),
 as spaCy keeps the CLI's shared options in `spacy/cli/_util.py`."""
 
 from __future__ import annotations
@@ -9,12 +9,25 @@ import typer
 
 from zhner.doccano import sync
 from zhner.doccano_settings import load_settings
+from zhner.io import check_writable
 
 HOME = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml.")
 VENV = typer.Option(None, "--venv", help="Doccano's own virtual environment; default .doccano/venv.")
 URL = typer.Option(None, "--url", envvar="ZHNER_DOCCANO_URL", help="Server URL; default: the local server.")
 USER = typer.Option(None, "--username", envvar="ZHNER_DOCCANO_USERNAME", help="Doccano user (default: local admin).")
 PASSWORD = typer.Option(None, "--password", envvar="ZHNER_DOCCANO_PASSWORD", help="Its password.", show_default=False)
+
+# the reports on a pull (agreement, corrections, annotators, rounds)
+ANNOTATORS = typer.Option([], "--annotator", help="Only these annotators (repeat); default all.")
+REPORT_JSON = typer.Option(None, "--output", help="Write the report as JSON.")
+FORCE_OUTPUTS = typer.Option(False, "--force", "-F", help="Overwrite the output files.")
+
+
+def check_outputs(force: bool, *paths: Path | None) -> None:
+    """Refuse (unless --force) before any work: every output path given must be writable."""
+    for path in paths:
+        if path:
+            check_writable(path, force)
 
 
 def doccano_paths(home: Path | None, venv: Path | None) -> tuple[Path, Path]:

@@ -11,13 +11,16 @@ from wasabi import table
 from zhner.agreement import agreement
 from zhner.annotators import annotator_report
 from zhner.cli._app import app, doccano_app, handle_errors
-from zhner.cli._doccano_options import HOME, PASSWORD, URL, USER, VENV, doccano_connection, doccano_paths
+from zhner.cli._doccano_options import (
+    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, check_outputs, doccano_connection,
+    doccano_paths,
+)
 from zhner.console import msg, progress
 from zhner.corrections import CATEGORIES, corrections
 from zhner.doccano import routing, server, sync
 from zhner.doccano.move_db import move_database
 from zhner.doccano_settings import load_settings
-from zhner.io import check_writable, write_json, write_jsonl
+from zhner.io import write_json, write_jsonl
 
 @doccano_app.command("install")
 @handle_errors
@@ -203,16 +206,14 @@ def _fmt(x: float | None) -> str:
 @handle_errors
 def agreement_cli(
     corrected: Path = typer.Argument(..., help="Pulled corrections (individual mode), e.g. annotations/corrected/NAME-….jsonl."),
-    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat); default all."),
+    annotator: list[str] = ANNOTATORS,
     adjudication: Path = typer.Option(None, "--adjudication", help="Write disagreements as tasks to push for an approver."),
-    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
+    output: Path = REPORT_JSON,
     assignments: Path = typer.Option(None, "--assignments", help="Routing file of the push: only its overlap segments count."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output files."),
+    force: bool = FORCE_OUTPUTS,
 ) -> None:  # fmt: skip
     """Inter-annotator agreement: span F1 (strict, partial) per label and character-level Cohen's kappa."""
-    for path in (adjudication, output):
-        if path:
-            check_writable(path, force)
+    check_outputs(force, adjudication, output)
     overlap = _overlap_segments(assignments) if assignments else None
     report, tasks = agreement(path=corrected, annotators=annotator, segments=overlap)
     msg.info(f"{report.doubly_annotated} of {report.segments} segments annotated by 2+ annotators; "
@@ -233,13 +234,10 @@ def agreement_cli(
 @handle_errors
 def corrections_cli(
     corrected: Path = typer.Argument(..., help="Pulled corrections, e.g. annotations/corrected/NAME-….jsonl."),
-    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat); default all."),
-    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+    annotator: list[str] = ANNOTATORS, output: Path = REPORT_JSON, force: bool = FORCE_OUTPUTS,
 ) -> None:  # fmt: skip
     """Pre-annotations against corrections: kept, boundary fixed, relabelled, deleted, added per label."""
-    if output:
-        check_writable(output, force)
+    check_outputs(force, output)
     report = corrections(path=corrected, annotators=annotator)
     rows = []
     for label, tally in [*sorted(report.by_label.items()), ("ALL", report.total)]:
@@ -256,12 +254,10 @@ def annotators_cli(
     corrected: Path = typer.Argument(..., help="A pull, e.g. annotations/corrected/NAME-….jsonl."),
     assignments: Path = typer.Option(None, "--assignments", help="Routing file of the push (holds the honeypots' gold)."),
     honeypots: Path = typer.Option(None, "--honeypots", help="Pulled honeypots (default: CORRECTED's .honeypots.jsonl)."),
-    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+    output: Path = REPORT_JSON, force: bool = FORCE_OUTPUTS,
 ) -> None:  # fmt: skip
     """Per annotator: kept/deleted/added rates, acceptance of pre-annotations, honeypot F and wrong spans accepted."""
-    if output:
-        check_writable(output, force)
+    check_outputs(force, output)
     honeypots = honeypots or corrected.with_name(corrected.name.removesuffix(".jsonl") + ".honeypots.jsonl")
     gold = routing.read_assignment(assignments).honeypots.gold if assignments else None
     report = annotator_report(corrected=corrected, honeypots=honeypots if honeypots.exists() else None, gold=gold)

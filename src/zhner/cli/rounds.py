@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 
 from zhner.cli._app import app, handle_errors
-from zhner.cli._doccano_options import HOME, PASSWORD, URL, USER, VENV, doccano_connection
+from zhner.cli._doccano_options import (
+    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, check_outputs, doccano_connection,
+)
 from zhner.console import msg
 from zhner.errors import printable
-from zhner.io import check_writable, write_json, write_text
+from zhner.io import write_json, write_text
 from zhner.rounds import STRATEGIES, UNITS, latest_model
 
 CORRECTED = Path("annotations/corrected")
@@ -75,18 +77,16 @@ def next_batch_cli(
 def rounds_cli(
     project: str = typer.Option(..., "--project", help="Doccano project of the rounds."),
     corrected: list[Path] = typer.Option([], "--corrected", help=f"Pulled corrections, files or folders (default: {CORRECTED}/)."),
-    annotator: list[str] = typer.Option([], "--annotator", help="Only these annotators (repeat)."),
+    annotator: list[str] = ANNOTATORS,
     ledger: Path = typer.Option(None, "--ledger", help="Ledger of the rounds (default annotations/rounds/PROJECT.json)."),
-    output: Path = typer.Option(None, "--output", help="Write the report as JSON."),
+    output: Path = REPORT_JSON,
     markdown: Path = typer.Option(None, "--markdown", help="Write the table as Markdown."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the output files."),
+    force: bool = FORCE_OUTPUTS,
 ) -> None:  # fmt: skip
     """Per round: segments, the annotators' effort (kept/fixed/relabelled/deleted/added) and held-out F."""
     from zhner.loop import render_rounds, rounds_report
 
-    for path in (output, markdown):
-        if path:
-            check_writable(path, force)
+    check_outputs(force, output, markdown)
     report = rounds_report(project=project, corrected=corrected or [CORRECTED], ledger=ledger, annotators=annotator)
     table = render_rounds(report)
     msg.text("\n".join(table.splitlines()[4:]))
