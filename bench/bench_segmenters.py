@@ -28,13 +28,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import spacy  # noqa: E402
 from spacy.language import Language  # noqa: E402
 
+from bench_peers import System, chars_per_second, jieba_system  # noqa: E402
 from bench_pipeline import MSRA, RESULTS, ROOT, boundary_ceiling, read_bio, stage_seconds  # noqa: E402
 
 from zhner.io import read_jsonl  # noqa: E402
@@ -53,24 +52,14 @@ def segmenters(model: Path) -> dict[str, Language]:
 
 
 def tokenizer_seconds(pipelines: dict[str, Language], texts: list[str], rounds: int) -> dict[str, float]:
-    """CPU seconds of each tokenizer and of jieba.posseg.cut over `texts`, interleaved rounds, best of each."""
-    import jieba
-    import jieba.posseg as pseg
-
-    jieba.setLogLevel(60)
-    jieba.initialize()
-    runs: dict[str, Callable[[], object]] = {name: (lambda n=nlp: [n.tokenizer(t) for t in texts])
-                                            for name, nlp in pipelines.items()}
-    runs["jieba.posseg"] = lambda: [list(pseg.cut(t)) for t in texts]
-    for run in runs.values():  # warm-up: dictionaries, caches
-        run()
-    best = {name: float("inf") for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            started = time.process_time()
-            run()
-            best[name] = min(best[name], time.process_time() - started)
-    return {k: round(v, 3) for k, v in best.items()}
+    """CPU seconds of each tokenizer and of the jieba.posseg peer over `texts`: bench_peers' interleaved,
+    best-of-`rounds` timing, so that the denominator is the one its speed ratios use."""
+    systems = [System(name, name, lambda ts, n=nlp: [n.tokenizer(t) for t in ts])
+               for name, nlp in pipelines.items()]
+    systems.append(jieba_system())
+    n = sum(map(len, texts))
+    cps = chars_per_second(systems, texts, rounds=rounds)["cpu"]
+    return {("jieba.posseg" if s.key == "jieba" else s.key): round(n / cps[s.key], 3) for s in systems}
 
 
 def overall(ceiling: dict[str, float], data: list[tuple[str, list]]) -> float:

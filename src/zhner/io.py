@@ -33,6 +33,13 @@ def check_writable(path: Path, force: bool) -> None:
         raise fail("E001", path=path)
 
 
+def check_outputs(force: bool, *paths: Path | None) -> None:
+    """`check_writable` for each output path given (None: an output not asked for), before any work."""
+    for path in paths:
+        if path:
+            check_writable(path, force)
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
     """Write to a temporary file beside `path` and rename it into place only on success."""

@@ -9,7 +9,6 @@ import typer
 
 from zhner.doccano import sync
 from zhner.doccano_settings import load_settings
-from zhner.io import check_writable
 
 HOME = typer.Option(None, "--home", help="DOCCANO_HOME (database, logs); default from configs/doccano.yml.")
 VENV = typer.Option(None, "--venv", help="Doccano's own virtual environment; default .doccano/venv.")
@@ -21,13 +20,6 @@ PASSWORD = typer.Option(None, "--password", envvar="ZHNER_DOCCANO_PASSWORD", hel
 ANNOTATORS = typer.Option([], "--annotator", help="Only these annotators (repeat); default all.")
 REPORT_JSON = typer.Option(None, "--output", help="Write the report as JSON.")
 FORCE_OUTPUTS = typer.Option(False, "--force", "-F", help="Overwrite the output files.")
-
-
-def check_outputs(force: bool, *paths: Path | None) -> None:
-    """Refuse (unless --force) before any work: every output path given must be writable."""
-    for path in paths:
-        if path:
-            check_writable(path, force)
 
 
 def doccano_paths(home: Path | None, venv: Path | None) -> tuple[Path, Path]:

@@ -12,15 +12,14 @@ from zhner.agreement import agreement
 from zhner.annotators import annotator_report
 from zhner.cli._app import app, doccano_app, handle_errors
 from zhner.cli._doccano_options import (
-    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, check_outputs, doccano_connection,
-    doccano_paths,
+    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, doccano_connection, doccano_paths,
 )
 from zhner.console import msg, progress
 from zhner.corrections import CATEGORIES, corrections
 from zhner.doccano import routing, server, sync
 from zhner.doccano.move_db import move_database
 from zhner.doccano_settings import load_settings
-from zhner.io import write_json, write_jsonl
+from zhner.io import check_outputs, write_json, write_jsonl
 
 @doccano_app.command("install")
 @handle_errors

@@ -8,11 +8,11 @@ import typer
 
 from zhner.cli._app import app, handle_errors
 from zhner.cli._doccano_options import (
-    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, check_outputs, doccano_connection,
+    ANNOTATORS, FORCE_OUTPUTS, HOME, PASSWORD, REPORT_JSON, URL, USER, VENV, doccano_connection,
 )
 from zhner.console import msg
 from zhner.errors import printable
-from zhner.io import write_json, write_text
+from zhner.io import check_outputs, write_json, write_text
 from zhner.rounds import STRATEGIES, UNITS, latest_model
 
 CORRECTED = Path("annotations/corrected")
